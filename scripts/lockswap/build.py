@@ -1,0 +1,222 @@
+"""Build a free-threaded NumPy wheel of one variant with meson-python, and check it.
+
+Cache layout (all keyed by content):
+- ``wheels/<key>/``: finished, verified wheels; key = sdist/commit sha256 + patch sha256 +
+  interpreter + build options. An unchanged variant is a cache hit: copied to ``dist/`` in seconds.
+- ``build/<numpy>-<interpreter>/``: one *build slot* per NumPy source and interpreter, a stable
+  source path plus meson build dir. Each variant's tree is synced into it file by file (unchanged
+  files keep their mtimes), so ninja recompiles only what the patch touched; ccache (stable base
+  dir) covers the rest, e.g. a wiped slot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import log, paths, proc, venvs, wheels
+from .errors import BuildError
+from .interpreter import Interpreter
+from .patching import PatchedTree, copy_tree
+
+RECIPE = 1  # bump when the build recipe changes
+BUILD_OPTIONS: tuple[str, ...] = ()  # extra -C options given to meson-python (part of the key)
+EXTRA_BUILD_REQUIREMENTS = ("ninja", "packaging")
+_VERIFY = r"""
+import json, sys, importlib.metadata as md
+before = sys._is_gil_enabled()
+import numpy
+numpy.add(numpy.ones(3), 1.0)
+print(json.dumps({"gil_before": before, "gil_after": sys._is_gil_enabled(),
+                  "numpy_version": numpy.__version__, "dist_version": md.version("numpy"),
+                  "file": numpy.__file__}))
+"""
+
+
+@dataclass(frozen=True)
+class Wheel:
+    path: Path
+    variant: str
+    numpy_version: str
+    version: str  # the wheel's labelled version, e.g. 2.1.3+lockswap.rwlock
+    abi_tag: str
+    patch_sha256: str
+    source_sha256: str
+    key: str
+
+    def to_json(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str]) -> Wheel:
+        return cls(**{**data, "path": Path(data["path"])})  # type: ignore[arg-type]
+
+
+def build_key(patched: PatchedTree, interp: Interpreter) -> str:
+    return paths.content_key(
+        patched.source.sha256, patched.patch_sha256, interp.key, BUILD_OPTIONS, RECIPE, patched.variant
+    )
+
+
+def _requirements(tree: Path) -> list[str]:
+    from .manifest import tomllib
+
+    data = tomllib.loads((tree / "pyproject.toml").read_text(encoding="utf-8"))
+    return [*data.get("build-system", {}).get("requires", []), *EXTRA_BUILD_REQUIREMENTS]
+
+
+def _preflight() -> None:
+    missing = [c for c in ("cc", "c++") if not shutil.which(os.environ.get(c.upper().replace("+", "X"), c))]
+    if sys.platform != "win32" and missing:
+        raise BuildError(
+            f"no C/C++ compiler found ({', '.join(missing)} missing)",
+            "install one (Debian/Ubuntu: apt-get install build-essential; macOS: xcode-select --install)",
+        )
+
+
+def sync_tree(src: Path, dest: Path) -> int:
+    """Make ``dest`` hold ``src``'s files, rewriting only files whose content differs."""
+    changed = 0
+    dest.mkdir(parents=True, exist_ok=True)
+    staging = paths.staging_dir(dest.parent / "incoming")
+    try:
+        copy_tree(src, staging / "t")
+        wanted = {p.relative_to(staging / "t") for p in (staging / "t").rglob("*") if not p.is_dir()}
+        for rel in sorted(wanted):
+            target = dest / rel
+            if not target.is_file() or not filecmp.cmp(staging / "t" / rel, target, shallow=False):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                paths.atomic_copy(staging / "t" / rel, target)
+                changed += 1
+        for p in sorted(dest.rglob("*"), reverse=True):
+            rel = p.relative_to(dest)
+            if p.is_file() and rel not in wanted:
+                p.unlink()
+                changed += 1
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return changed
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (POSIX); builds sharing a slot wait for each other."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: one build at a time per slot is the user's responsibility
+        yield
+        return
+    with path.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _ccache_env(slot: Path) -> dict[str, str]:
+    if not shutil.which("ccache"):
+        log.warn("ccache not found: every variant compiles from scratch (install ccache)")
+        return {}
+    return {
+        "CCACHE_DIR": str(paths.cache_dir("ccache")), "CCACHE_BASEDIR": str(slot),
+        "CCACHE_NOHASHDIR": "true",
+        "CCACHE_SLOPPINESS": "time_macros,include_file_mtime,include_file_ctime",
+    }
+
+
+def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Path) -> Path:
+    src = patched.source
+    slot = paths.cache_dir("build", f"numpy-{src.version}-{src.sha256[:12]}-{interp.key}")
+    reqs = _requirements(patched.tree)
+    benv = paths.cache_dir("venvs") / f"build-{paths.content_key(interp.key, reqs)}"
+    with _locked(slot / ".lock"):
+        with log.step(f"build environment ({', '.join(reqs)})"):
+            venvs.ensure(interp, benv, reqs, log_file=logf)
+        with log.step(f"sync {patched.variant} tree into build slot {slot}"):
+            n = sync_tree(patched.tree, slot / "src")
+            log.info(f"{n} files changed since the slot's last build")
+        env = {
+            **_ccache_env(slot),
+            "PATH": f"{venvs.bin_dir(benv)}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+        with log.step(f"compile NumPy {src.version} [{patched.variant}] (log: {logf})"):
+            proc.run(
+                [venvs.python_of(benv), "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
+                 "--disable-pip-version-check", "-w", out_dir, f"-Cbuild-dir={slot / 'build'}",
+                 *BUILD_OPTIONS, slot / "src"],
+                log_file=logf, env=env,
+                hint="read the log; a compile error in a patched file means the patch is wrong",
+            )
+    built = list(out_dir.glob("numpy-*.whl"))
+    if len(built) != 1:
+        raise BuildError(f"expected one wheel in {out_dir}, found {built}", "see the log")
+    return built[0]
+
+
+def verify(wheel: Path, interp: Interpreter, logf: Path) -> dict[str, object]:
+    """Install ``wheel`` in a fresh venv: it must import, keep the GIL off, and match the tag."""
+    if interp.abi_tag not in wheels.abi_tags(wheel):
+        raise BuildError(f"{wheel.name} is not tagged {interp.abi_tag}", "build with a free-threaded Python")
+    venv = paths.cache_dir("venvs") / f"verify-{os.getpid()}"
+    try:
+        python = venvs.ensure(interp, venv, [wheel], fresh=True, pip_args=["--no-deps", "--no-index"],
+                              log_file=logf)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
+        got = subprocess.run([python, "-c", _VERIFY], capture_output=True, text=True, cwd=venv, env=env,
+                             check=False, timeout=300)
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)
+    if got.returncode != 0:
+        raise BuildError(f"the built wheel does not import:\n{got.stderr[-2000:]}", f"see {logf}")
+    info: dict[str, object] = json.loads(got.stdout)
+    if info["gil_after"]:
+        raise BuildError(
+            "importing the built NumPy re-enabled the GIL",
+            "an extension module lacks Py_mod_gil = Py_MOD_GIL_NOT_USED; fix the patch or NumPy version",
+        )
+    return info
+
+
+def build(patched: PatchedTree, interp: Interpreter) -> Wheel:
+    """The verified wheel of ``patched`` for ``interp``, in ``dist/`` (cache hit if unchanged)."""
+    src = patched.source
+    key = build_key(patched, interp)
+    version = wheels.labelled_version(src.version, patched.variant)
+    store = paths.cache_root() / "wheels" / key
+    found = list(store.glob("*.whl")) if (store / "wheel.json").exists() else []
+    if not found:
+        _preflight()
+        logf = paths.cache_dir("logs") / f"build-numpy-{src.version}-{patched.variant}-{key}.log"
+        logf.unlink(missing_ok=True)
+        staging = paths.staging_dir(store)
+        try:
+            raw = _compile(patched, interp, staging / "raw", logf)
+            wheel = wheels.relabel(raw, version, staging)
+            shutil.rmtree(staging / "raw")
+            with log.step(f"check {wheel.name} in a fresh venv"):
+                info = verify(wheel, interp, logf)
+                log.info(f"imports from {info['file']}; GIL stays disabled")
+            (staging / "wheel.json").write_text(json.dumps(
+                {"variant": patched.variant, "numpy_version": src.version, "version": version,
+                 "patch_sha256": patched.patch_sha256, "source_sha256": src.sha256, "key": key,
+                 "interpreter": interp.to_json(), "verify": info}, indent=2))
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        if store.exists():
+            shutil.rmtree(store)
+        paths.commit_dir(staging, store)
+        found = list(store.glob("*.whl"))
+    dest = paths.dist_dir() / found[0].name
+    paths.atomic_copy(found[0], dest)
+    return Wheel(dest, patched.variant, src.version, version, interp.abi_tag, patched.patch_sha256,
+                 src.sha256, key)

@@ -1,0 +1,3 @@
+"""Registers the commands of the later stages (tests, benchmarks, reports) with the CLI."""
+
+from __future__ import annotations

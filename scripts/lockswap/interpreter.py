@@ -1,0 +1,171 @@
+"""Find a free-threaded CPython, or build one from source (see :mod:`lockswap.cpython`).
+
+Order: ``--python PATH`` / ``LOCKSWAP_PYTHON``; ``python3.14t`` / ``python3.13t`` on PATH;
+``uv python find``; interpreters lockswap built earlier (in the cache); else a new build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import log, paths
+from .errors import InterpreterError
+
+PREFERRED = ("3.14t", "3.13t")
+
+_PROBE = r"""
+import json, platform, sys, sysconfig
+print(json.dumps({
+    "version": platform.python_version(),
+    "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    "gil_enabled_now": sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True,
+    "executable": sys.executable,
+    "build": sys.version.replace("\n", " "),
+    "compiler": platform.python_compiler(),
+    "abiflags": getattr(sys, "abiflags", ""),
+}))
+"""
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    path: Path
+    version: str  # e.g. "3.13.5"
+    free_threaded: bool
+    build: str  # sys.version: compiler, date, build flags
+    compiler: str
+
+    @property
+    def short(self) -> str:
+        """``3.13t`` for a free-threaded 3.13."""
+        major, minor = self.version.split(".")[:2]
+        return f"{major}.{minor}{'t' if self.free_threaded else ''}"
+
+    @property
+    def abi_tag(self) -> str:
+        """The wheel ABI tag this interpreter accepts, e.g. ``cp313t``."""
+        major, minor = self.version.split(".")[:2]
+        return f"cp{major}{minor}{'t' if self.free_threaded else ''}"
+
+    @property
+    def key(self) -> str:
+        """Identifies this build of CPython in cache keys."""
+        return paths.content_key(self.path, self.version, self.build)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": str(self.path), "version": self.version, "free_threaded": self.free_threaded,
+            "build": self.build, "compiler": self.compiler,
+        }
+
+
+def inspect(path: str | os.PathLike[str]) -> Interpreter:
+    """Ask an interpreter what it is (runs it once)."""
+    exe = shutil.which(os.fspath(path)) or os.fspath(path)
+    try:
+        out = subprocess.run(
+            [exe, "-c", _PROBE], capture_output=True, text=True, timeout=60, check=True,
+            env={**os.environ, "PYTHON_GIL": "0"},
+        ).stdout
+        data = json.loads(out)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        raise InterpreterError(
+            f"{path} is not a working Python interpreter ({exc})",
+            "pass --python with the path of a free-threaded CPython (python3.13t), or leave it out "
+            "to let lockswap find or build one",
+        ) from exc
+    return Interpreter(
+        Path(data["executable"]), data["version"], data["free_threaded"], data["build"],
+        data["compiler"],
+    )
+
+
+def require_free_threaded(interp: Interpreter) -> Interpreter:
+    if not interp.free_threaded:
+        raise InterpreterError(
+            f"{interp.path} (Python {interp.version}) is built with the GIL (Py_GIL_DISABLED is unset)",
+            "use a free-threaded build (python3.13t or python3.14t, configured with --disable-gil), "
+            "or leave out --python / LOCKSWAP_PYTHON to let lockswap find or build one",
+        )
+    return interp
+
+
+def _wanted(short: str, want: str | None) -> bool:
+    return want is None or short == want
+
+
+def _on_path(want: str | None) -> Interpreter | None:
+    for short in PREFERRED:
+        if _wanted(short, want) and (exe := shutil.which(f"python{short}")):
+            interp = inspect(exe)
+            if interp.free_threaded:
+                return interp
+    return None
+
+
+def _from_uv(want: str | None) -> Interpreter | None:
+    uv = shutil.which("uv")
+    if not uv:
+        return None
+    for short in PREFERRED:
+        if not _wanted(short, want):
+            continue
+        found = subprocess.run(
+            [uv, "python", "find", short], capture_output=True, text=True, check=False, timeout=60
+        )
+        if found.returncode == 0 and found.stdout.strip():
+            interp = inspect(found.stdout.strip())
+            if interp.free_threaded:
+                return interp
+    return None
+
+
+def _from_cache(want: str | None) -> Interpreter | None:
+    root = paths.cache_root() / "python"
+    if not root.is_dir():
+        return None
+    candidates = sorted(
+        (p for p in root.glob("*/bin/python3.*t") if p.is_file() and not p.name.endswith("-config")),
+        key=lambda p: tuple(int(x) for x in p.name[len("python"):-1].split(".")),
+        reverse=True,
+    )
+    for exe in candidates:
+        try:
+            interp = inspect(exe)
+        except InterpreterError:
+            continue
+        if interp.free_threaded and _wanted(interp.short, want):
+            return interp
+    return None
+
+
+def find(
+    explicit: str | None = None,
+    *,
+    want: str | None = None,
+    build_if_missing: bool = True,
+    cpython_source: str | None = None,
+) -> Interpreter:
+    """The free-threaded interpreter to use; ``want`` narrows to e.g. ``3.13t``."""
+    explicit = explicit or os.environ.get("LOCKSWAP_PYTHON") or None
+    if explicit:
+        return require_free_threaded(inspect(explicit))
+    for how, finder in (("PATH", _on_path), ("uv", _from_uv), ("lockswap cache", _from_cache)):
+        interp = finder(want)
+        if interp is not None:
+            log.info(f"using free-threaded Python {interp.version} from {how}: {interp.path}")
+            return interp
+    if not build_if_missing:
+        raise InterpreterError(
+            "no free-threaded Python found",
+            "install python3.13t, pass --python PATH, or run `nox -s python` to build one",
+        )
+    from . import cpython
+
+    minor = want[:-1] if want else None
+    return require_free_threaded(inspect(cpython.build(cpython_source, minor)))

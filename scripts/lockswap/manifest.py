@@ -1,0 +1,154 @@
+"""Load and validate ``patches/manifest.toml``: the one place variants and NumPy versions live."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from . import paths
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SCHEMA = 1
+BASELINE = "baseline"
+_NAME = re.compile(r"^[a-z][a-z0-9]*$")
+_PYTHON = re.compile(r"^3\.\d+t$")
+
+
+@dataclass(frozen=True)
+class NumpyVersion:
+    version: str
+    lock: str
+    pythons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    description: str
+    origin: str
+    patches: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.name == BASELINE
+
+
+@dataclass(frozen=True)
+class CIConfig:
+    pythons: tuple[str, ...]
+    os: tuple[str, ...]
+    exclude: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    default_numpy: str
+    numpy: dict[str, NumpyVersion]
+    variants: dict[str, Variant]
+    ci: CIConfig
+
+    def variant(self, name: str) -> Variant:
+        try:
+            return self.variants[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown variant {name!r}",
+                f"choose one of: {', '.join(self.variants)} (listed in {self.path})",
+            ) from None
+
+    def versions_for(self, variant: str) -> list[str]:
+        v = self.variant(variant)
+        return list(self.numpy) if v.is_baseline else list(v.patches)
+
+    def patch_for(self, variant: str, numpy_version: str) -> Path | None:
+        """The patch of ``variant`` for ``numpy_version`` (None for baseline)."""
+        v = self.variant(variant)
+        if v.is_baseline:
+            return None
+        if numpy_version not in v.patches:
+            raise ConfigError(
+                f"variant {variant!r} has no patch for NumPy {numpy_version}",
+                f"{variant!r} supports NumPy {', '.join(v.patches) or '(none)'}; "
+                f"pass --numpy with one of those, or write patches/{numpy_version}/{variant}.patch "
+                "and list it in patches/manifest.toml",
+            )
+        return v.patches[numpy_version]
+
+    def variants_for(self, numpy_version: str) -> list[str]:
+        return [name for name in self.variants if numpy_version in self.versions_for(name)]
+
+
+def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    value = table.get(key)
+    if not isinstance(value, kind):
+        raise ConfigError(f"{where}: '{key}' must be a {kind.__name__}", "fix patches/manifest.toml")
+    return value
+
+
+def parse(data: dict[str, Any], path: Path) -> Manifest:
+    where = str(path)
+    if data.get("schema") != SCHEMA:
+        raise ConfigError(f"{where}: schema must be {SCHEMA}", "fix patches/manifest.toml")
+    numpy: dict[str, NumpyVersion] = {}
+    for version, table in _require(data, "numpy", dict, where).items():
+        pythons = tuple(_require(table, "pythons", list, f"{where} [numpy.{version!r}]"))
+        bad = [p for p in pythons if not _PYTHON.match(p)]
+        if bad:
+            raise ConfigError(f"{where}: NumPy {version}: bad Python {bad}", "write them like '3.13t'")
+        numpy[version] = NumpyVersion(version, str(table.get("lock", "")), pythons)
+    default = _require(data, "default_numpy", str, where)
+    if default not in numpy:
+        raise ConfigError(f"{where}: default_numpy {default} is not under [numpy]", "add it")
+    variants: dict[str, Variant] = {}
+    for name, table in _require(data, "variants", dict, where).items():
+        vwhere = f"{where} [variants.{name}]"
+        if not _NAME.match(name):
+            raise ConfigError(f"{vwhere}: names are lowercase letters and digits", "rename it")
+        patches: dict[str, Path] = {}
+        for version, rel in table.get("patches", {}).items():
+            if version not in numpy:
+                raise ConfigError(f"{vwhere}: NumPy {version} is not under [numpy]", "add it there")
+            patch = (path.parent / rel).resolve()
+            if not patch.is_file():
+                raise ConfigError(f"{vwhere}: missing patch file {patch}", "add it or drop the entry")
+            patches[version] = patch
+        if name == BASELINE and patches:
+            raise ConfigError(f"{vwhere}: baseline has no patches", "remove them")
+        if name != BASELINE and not patches:
+            raise ConfigError(f"{vwhere}: no patches listed", "add [variants.NAME.patches]")
+        variants[name] = Variant(
+            name, _require(table, "description", str, vwhere), str(table.get("origin", "")), patches
+        )
+    if BASELINE not in variants:
+        raise ConfigError(f"{where}: [variants.baseline] is missing", "add it")
+    ci_table = _require(data, "ci", dict, where)
+    ci = CIConfig(
+        tuple(_require(ci_table, "pythons", list, f"{where} [ci]")),
+        tuple(_require(ci_table, "os", list, f"{where} [ci]")),
+        tuple(dict(e) for e in ci_table.get("exclude", [])),
+    )
+    return Manifest(path, default, numpy, variants, ci)
+
+
+def load(path: Path | None = None) -> Manifest:
+    path = path or paths.PATCHES / "manifest.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", "restore patches/manifest.toml") from exc
+    return parse(data, path)
+
+
+@cache
+def default() -> Manifest:
+    return load()

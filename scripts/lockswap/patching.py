@@ -1,0 +1,146 @@
+"""Strict, atomic application of a variant's patch to a pristine NumPy tree.
+
+``git apply`` (no fuzz, whitespace exact) is run with ``--check`` on a private copy first; the
+patched copy is renamed into the cache only when everything applied, so a failure never leaves a
+half-patched tree anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import log, paths, proc
+from .errors import CommandError, ConfigError, PatchError
+from .manifest import Manifest
+from .source import Source
+
+HEADER_FIELDS = ("Description", "Origin", "Author", "NumPy", "Variant")
+_IGNORE = shutil.ignore_patterns(".git", "build", "build-*", "dist", "*.so", "__pycache__")
+
+
+@dataclass(frozen=True)
+class PatchedTree:
+    source: Source
+    variant: str
+    tree: Path
+    patch: Path | None
+    patch_sha256: str  # "" for baseline
+
+
+def read_header(patch: Path) -> dict[str, str]:
+    """The DEP-3 style header before the diff: ``Field: value`` lines, continuations indented."""
+    fields: dict[str, str] = {}
+    last = ""
+    for line in patch.read_text(encoding="utf-8").splitlines():
+        if line.startswith(("diff --git", "--- ", "Index: ")):
+            break
+        if line.startswith(" ") and last:
+            fields[last] += "\n" + line[1:]
+        elif m := re.match(r"^([A-Za-z][\w-]*):\s*(.*)$", line):
+            last = m.group(1)
+            fields[last] = m.group(2)
+    missing = [f for f in HEADER_FIELDS if f not in fields]
+    if missing:
+        raise PatchError(
+            f"{patch}: header lacks {', '.join(missing)}",
+            f"start the patch with the fields {', '.join(HEADER_FIELDS)} (see patches/README.md)",
+        )
+    return fields
+
+
+def _hunk_of(patch: Path, file: str, line: int) -> str:
+    """Name the hunk of ``patch`` for ``file`` that starts at original ``line``."""
+    current, n = "", 0
+    for text in patch.read_text(encoding="utf-8").splitlines():
+        if text.startswith("diff --git"):
+            current, n = text.split(" b/", 1)[-1], 0
+        elif text.startswith("@@") and current == file:
+            n += 1
+            m = re.match(r"@@ -(\d+)", text)
+            if m and int(m.group(1)) == line:
+                return f"hunk #{n} ({text.strip()})"
+    return f"the hunk at line {line}"
+
+
+def explain_failure(patch: Path, output: str) -> str:
+    if m := re.search(r"patch failed: (\S+?):(\d+)", output):
+        return f"{m.group(1)}: {_hunk_of(patch, m.group(1), int(m.group(2)))} does not apply"
+    if m := re.search(r"error: (\S+): (No such file or directory|does not exist in index)", output):
+        return f"{m.group(1)}: file not found in this NumPy tree"
+    lines = [ln for ln in output.splitlines() if ln.startswith("error:")]
+    return lines[0] if lines else output.strip()[-300:]
+
+
+def git_apply(patch: Path, tree: Path, *, check_only: bool) -> None:
+    # GIT_CEILING_DIRECTORIES keeps git from applying relative to an enclosing repository.
+    env = {"GIT_CEILING_DIRECTORIES": str(tree.parent)}
+    args = ["git", "apply", "-p1", "--whitespace=nowarn", *(["--check"] if check_only else []), patch]
+    proc.run(args, cwd=tree, env=env, echo=not check_only)
+
+
+def copy_tree(src: Path, dest: Path) -> None:
+    shutil.copytree(src, dest, ignore=_IGNORE, symlinks=True)
+
+
+def apply(source: Source, variant: str, manifest: Manifest) -> PatchedTree:
+    """The tree of ``variant`` on ``source``: the pristine tree for baseline, else a patched copy."""
+    patch = manifest.patch_for(variant, source.version)
+    if patch is None:
+        return PatchedTree(source, variant, source.tree, None, "")
+    read_header(patch)
+    psha = paths.sha256_file(patch)
+    final = paths.cache_root() / "trees" / paths.content_key(source.sha256, psha)
+    if (final / "tree").is_dir():
+        return PatchedTree(source, variant, final / "tree", patch, psha)
+    staging = paths.staging_dir(final)
+    try:
+        with log.step(f"apply {patch.relative_to(manifest.path.parent)} to NumPy {source.version}"):
+            copy_tree(source.tree, staging / "tree")
+            try:
+                git_apply(patch, staging / "tree", check_only=True)
+            except CommandError as exc:
+                raise PatchError(
+                    f"patch {patch.name} for variant {variant!r} does not apply to NumPy "
+                    f"{source.version} ({source.spec}): {explain_failure(patch, exc.output_tail)}",
+                    f"{variant!r} supports NumPy {', '.join(manifest.versions_for(variant))}; "
+                    "use one of those, or refresh the patch for this tree",
+                ) from None
+            git_apply(patch, staging / "tree", check_only=False)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    paths.commit_dir(staging, final)
+    return PatchedTree(source, variant, final / "tree", patch, psha)
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    variant: str
+    numpy: str
+    ok: bool
+    detail: str
+
+
+def check_all(manifest: Manifest, fetch_source) -> list[CheckRow]:  # fetch_source: str -> Source
+    """Check every (variant, NumPy version) patch of the manifest against its sdist."""
+    import tempfile
+
+    rows: list[CheckRow] = []
+    sources = {v: fetch_source(v) for v in manifest.numpy}
+    for name, variant in manifest.variants.items():
+        for version, patch in variant.patches.items():
+            source = sources[version]
+            try:
+                read_header(patch)
+                with tempfile.TemporaryDirectory(dir=paths.cache_dir("tmp")) as tmp:
+                    copy_tree(source.tree, Path(tmp) / "tree")
+                    git_apply(patch, Path(tmp) / "tree", check_only=True)
+                rows.append(CheckRow(name, version, True, "applies"))
+            except CommandError as exc:
+                rows.append(CheckRow(name, version, False, explain_failure(patch, exc.output_tail)))
+            except (PatchError, ConfigError) as exc:
+                rows.append(CheckRow(name, version, False, exc.message))
+    return rows

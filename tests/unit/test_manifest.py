@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lockswap import manifest
+from lockswap.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "2.1.3").mkdir(exist_ok=True)
+    (tmp_path / "2.1.3" / "x.patch").write_text("Description: x\n")
+    path = tmp_path / "manifest.toml"
+    path.write_text(text)
+    return path
+
+
+GOOD = """
+schema = 1
+default_numpy = "2.1.3"
+[numpy."2.1.3"]
+lock = "cs"
+pythons = ["3.13t"]
+[numpy."2.5.5"]
+pythons = ["3.13t", "3.14t"]
+[variants.baseline]
+description = "as released"
+[variants.x]
+description = "x lock"
+patches = { "2.1.3" = "2.1.3/x.patch" }
+[ci]
+pythons = ["3.13t"]
+os = ["ubuntu-24.04"]
+"""
+
+
+def test_the_shipped_manifest_loads_and_has_a_baseline():
+    m = manifest.load()
+    assert m.default_numpy in m.numpy
+    assert "baseline" in m.variants
+    for variant in m.variants.values():
+        for version, patch in variant.patches.items():
+            assert version in m.numpy and patch.is_file()
+
+
+def test_versions_and_patches(tmp_path):
+    m = manifest.load(write(tmp_path, GOOD))
+    assert m.versions_for("baseline") == ["2.1.3", "2.5.5"]
+    assert m.versions_for("x") == ["2.1.3"]
+    assert m.patch_for("baseline", "2.5.5") is None
+    assert m.patch_for("x", "2.1.3") == (tmp_path / "2.1.3" / "x.patch").resolve()
+    assert m.variants_for("2.5.5") == ["baseline"]
+
+
+def test_unknown_variant_names_the_known_ones(tmp_path):
+    m = manifest.load(write(tmp_path, GOOD))
+    with pytest.raises(ConfigError) as err:
+        m.variant("rwlok")
+    assert "rwlok" in err.value.message and "baseline, x" in err.value.hint
+
+
+def test_variant_without_patch_for_version_lists_supported_versions(tmp_path):
+    m = manifest.load(write(tmp_path, GOOD))
+    with pytest.raises(ConfigError) as err:
+        m.patch_for("x", "2.5.5")
+    assert "2.5.5" in err.value.message and "supports NumPy 2.1.3" in err.value.hint
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "complaint"),
+    [
+        ('[variants.x]', '[variants.X-1]', "lowercase"),
+        ('"2.1.3/x.patch"', '"2.1.3/missing.patch"', "missing patch"),
+        ('default_numpy = "2.1.3"', 'default_numpy = "1.0"', "default_numpy"),
+        ('pythons = ["3.13t"]\n[numpy."2.5.5"]', 'pythons = ["3.13"]\n[numpy."2.5.5"]', "bad Python"),
+        ("schema = 1", "schema = 2", "schema"),
+    ],
+)
+def test_bad_manifests_are_refused(tmp_path, old, new, complaint):
+    assert old in GOOD
+    with pytest.raises(ConfigError, match=complaint):
+        manifest.load(write(tmp_path, GOOD.replace(old, new)))

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lockswap import manifest, patching
+from lockswap.errors import ConfigError, PatchError
+from lockswap.source import Source, Spec
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+@pytest.fixture
+def setup(tmp_path, cache):
+    tree = tmp_path / "pristine" / "numpy-2.1.3"
+    shutil.copytree(FIXTURES / "patchtree", tree)
+    pdir = tmp_path / "patches" / "2.1.3"
+    pdir.mkdir(parents=True)
+    shutil.copy(FIXTURES / "good.patch", pdir / "good.patch")
+    shutil.copy(FIXTURES / "bad.patch", pdir / "bad.patch")
+    (tmp_path / "patches" / "manifest.toml").write_text(
+        'schema = 1\ndefault_numpy = "2.1.3"\n[numpy."2.1.3"]\npythons = ["3.13t"]\n'
+        '[numpy."2.5.5"]\npythons = ["3.13t"]\n'
+        '[variants.baseline]\ndescription = "b"\n'
+        '[variants.good]\ndescription = "g"\npatches = { "2.1.3" = "2.1.3/good.patch" }\n'
+        '[variants.bad]\ndescription = "b"\npatches = { "2.1.3" = "2.1.3/bad.patch" }\n'
+        '[ci]\npythons = ["3.13t"]\nos = ["ubuntu-24.04"]\n'
+    )
+    m = manifest.load(tmp_path / "patches" / "manifest.toml")
+    src = Source(Spec("sdist", "2.1.3"), "2.1.3", tree, "f" * 64)
+    return m, src, cache
+
+
+def test_baseline_is_the_pristine_tree(setup):
+    m, src, _ = setup
+    assert patching.apply(src, "baseline", m).tree == src.tree
+
+
+def test_good_patch_applies_to_a_copy(setup):
+    m, src, cache = setup
+    patched = patching.apply(src, "good", m)
+    assert "the patched lookup" in (patched.tree / "lock.c").read_text()
+    assert "the pristine lookup" in (src.tree / "lock.c").read_text()
+    assert len(patched.patch_sha256) == 64
+    assert patching.apply(src, "good", m).tree == patched.tree  # cached
+
+
+def test_failing_hunk_is_named_and_nothing_is_left(setup):
+    m, src, cache = setup
+    with pytest.raises(PatchError) as err:
+        patching.apply(src, "bad", m)
+    assert "lock.c: hunk #2 (@@ -9,5 +9,5 @@)" in err.value.message
+    assert "supports NumPy 2.1.3" in err.value.hint
+    trees = cache / "trees"
+    assert not trees.exists() or not any(trees.iterdir())
+    assert "the pristine lookup" in (src.tree / "lock.c").read_text()
+
+
+def test_variant_without_a_patch_for_the_version(setup):
+    m, src, _ = setup
+    other = Source(Spec("sdist", "2.5.5"), "2.5.5", src.tree, "e" * 64)
+    with pytest.raises(ConfigError, match="no patch for NumPy 2.5.5"):
+        patching.apply(other, "good", m)
+
+
+def test_header_is_required(tmp_path):
+    p = tmp_path / "x.patch"
+    p.write_text("Description: only this\n\ndiff --git a/x b/x\n")
+    with pytest.raises(PatchError, match="Origin, Author, NumPy, Variant"):
+        patching.read_header(p)
+
+
+def test_header_fields_and_continuations():
+    fields = patching.read_header(FIXTURES / "good.patch")
+    assert fields["Description"].endswith("It changes one line of the fixture tree.")
+    assert fields["Variant"] == "tiny"
+
+
+def test_check_all_reports_each_patch(setup):
+    m, src, _ = setup
+    rows = patching.check_all(m, lambda version: src)
+    by_variant = {r.variant: r for r in rows}
+    assert by_variant["good"].ok and not by_variant["bad"].ok
+    assert "hunk #2" in by_variant["bad"].detail
+
+
+def test_every_shipped_patch_has_a_complete_header():
+    for variant in manifest.load().variants.values():
+        for version, patch in variant.patches.items():
+            fields = patching.read_header(patch)
+            assert fields["Variant"] == variant.name and version in fields["NumPy"]

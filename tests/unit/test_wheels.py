@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+
+from lockswap import wheels
+
+
+@pytest.mark.parametrize(
+    ("version", "variant", "expected"),
+    [("2.1.3", "rwlock", "2.1.3+lockswap.rwlock"),
+     ("2.5.0.dev0", "baseline", "2.5.0.dev0+lockswap.baseline"),
+     ("2.5.0.dev0+git20260101.abc", "tls", "2.5.0.dev0+git20260101.abc.lockswap.tls")],
+)
+def test_labelled_version(version, variant, expected):
+    assert wheels.labelled_version(version, variant) == expected
+
+
+def make_wheel(folder):
+    path = folder / "numpy-2.1.3-cp313-cp313t-linux_x86_64.whl"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("numpy/__init__.py", "__version__ = '2.1.3'\n")
+        z.writestr("numpy-2.1.3.dist-info/METADATA", "Metadata-Version: 2.1\nName: numpy\nVersion: 2.1.3\n")
+        z.writestr("numpy-2.1.3.dist-info/WHEEL", "Wheel-Version: 1.0\nTag: cp313-cp313t-linux_x86_64\n")
+        z.writestr("numpy-2.1.3.dist-info/RECORD", "numpy/__init__.py,,\n")
+    return path
+
+
+def test_relabel_changes_only_packaging_metadata(tmp_path):
+    out = wheels.relabel(make_wheel(tmp_path), "2.1.3+lockswap.rwlock", tmp_path / "out")
+    assert out.name == "numpy-2.1.3+lockswap.rwlock-cp313-cp313t-linux_x86_64.whl"
+    with zipfile.ZipFile(out) as z:
+        names = set(z.namelist())
+        assert "numpy-2.1.3+lockswap.rwlock.dist-info/METADATA" in names
+        assert not any(n.startswith("numpy-2.1.3.dist-info/") for n in names)
+        assert "Version: 2.1.3+lockswap.rwlock" in z.read(
+            "numpy-2.1.3+lockswap.rwlock.dist-info/METADATA").decode()
+        assert z.read("numpy/__init__.py") == b"__version__ = '2.1.3'\n"
+        record = z.read("numpy-2.1.3+lockswap.rwlock.dist-info/RECORD").decode().splitlines()
+        assert any(r.startswith("numpy/__init__.py,sha256=") for r in record)
+        assert len(record) == len(names)
+    assert wheels.abi_tags(out) == {"cp313t"}
+    assert not list((tmp_path / "out").glob(".*"))  # no temporary left
