@@ -44,16 +44,29 @@ def patches(session: nox.Session) -> None:
     lockswap(session, "patches")
 
 
-def _build_session(variant: str) -> None:
+def _variant_session(action: str, variant: str, doc: str) -> None:
     def session_fn(session: nox.Session) -> None:
-        lockswap(session, "build", "--variant", variant)
+        lockswap(session, action, "--variant", variant)
 
-    session_fn.__doc__ = f"Build the {variant} wheel: {MANIFEST.variants[variant].description}"
-    nox.session(name=f"build-{variant}")(session_fn)
+    session_fn.__doc__ = f"{doc} ({variant}: {MANIFEST.variants[variant].description})"
+    nox.session(name=f"{action}-{variant}")(session_fn)
 
 
 for _variant in MANIFEST.variants:
-    _build_session(_variant)
+    _variant_session("build", _variant, "Build the wheel into dist/")
+    _variant_session("test", _variant, "NumPy's tests, verdict vs baseline (-- --suite quick|full|threads|parallel)")
+
+
+@nox.session(name="test-all")
+def test_all(session: nox.Session) -> None:
+    """NumPy's tests on every variant of one NumPy version, one combined table."""
+    lockswap(session, "test-all")
+
+
+@nox.session(name="bench-build")
+def bench_build(session: nox.Session) -> None:
+    """Measure a cold build vs a second variant's build vs an unchanged rebuild."""
+    lockswap(session, "bench-build")
 
 
 @nox.session

@@ -16,7 +16,6 @@ import filecmp
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -170,14 +169,13 @@ def verify(wheel: Path, interp: Interpreter, logf: Path) -> dict[str, object]:
     try:
         python = venvs.ensure(interp, venv, [wheel], fresh=True, pip_args=["--no-deps", "--no-index"],
                               log_file=logf)
-        env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
-        got = subprocess.run([python, "-c", _VERIFY], capture_output=True, text=True, cwd=venv, env=env,
-                             check=False, timeout=300)
+        got = proc.run([python, "-c", _VERIFY], cwd=venv, check=False, timeout=300, echo=False,
+                       unset=("PYTHON_GIL",))
     finally:
         shutil.rmtree(venv, ignore_errors=True)
     if got.returncode != 0:
-        raise BuildError(f"the built wheel does not import:\n{got.stderr[-2000:]}", f"see {logf}")
-    info: dict[str, object] = json.loads(got.stdout)
+        raise BuildError(f"the built wheel does not import:\n{got.stdout[-2000:]}", f"see {logf}")
+    info: dict[str, object] = json.loads(got.stdout.strip().splitlines()[-1])
     if info["gil_after"]:
         raise BuildError(
             "importing the built NumPy re-enabled the GIL",

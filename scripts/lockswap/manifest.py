@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -140,8 +141,14 @@ def parse(data: dict[str, Any], path: Path) -> Manifest:
     return Manifest(path, default, numpy, variants, ci)
 
 
+def default_path() -> Path:
+    """``patches/manifest.toml``, or the file named by ``LOCKSWAP_MANIFEST`` (tests, experiments)."""
+    override = os.environ.get("LOCKSWAP_MANIFEST")
+    return Path(override).resolve() if override else paths.PATCHES / "manifest.toml"
+
+
 def load(path: Path | None = None) -> Manifest:
-    path = path or paths.PATCHES / "manifest.toml"
+    path = path or default_path()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

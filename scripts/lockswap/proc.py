@@ -28,17 +28,19 @@ def run(
     echo: bool = True,
     timeout: float | None = None,
     hint: str = "",
+    unset: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
     """Run ``cmd``; return the completed process with stdout+stderr merged in ``stdout``.
 
     With ``log_file`` the output is appended there instead of being kept in memory, and the tail of
-    the log is shown on failure. ``env`` entries are added to the current environment.
+    the log is shown on failure. ``env`` entries are added to the current environment, and the
+    variables named in ``unset`` are removed from it.
     """
     args = [os.fspath(c) for c in cmd]
     if echo:
         where = f" (in {cwd})" if cwd else ""
         log.info(f"$ {shlex.join(args)}{where}")
-    full_env = {**os.environ, **env} if env else None
+    full_env = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in unset}
     try:
         if log_file is not None:
             log_file.parent.mkdir(parents=True, exist_ok=True)

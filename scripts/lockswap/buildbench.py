@@ -1,0 +1,55 @@
+"""``lockswap bench-build``: how much of a cold NumPy build a second variant reuses.
+
+Builds, in a private cache (sharing only the interpreter and the downloaded sdist with the user's
+cache): the first variant cold (empty ccache, no build slot), then the second variant (warm), then
+the first again (unchanged: a cache hit). Writes ``results/build-reuse-*.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import cli, log, paths, proc
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    cli.add_numpy_arg(p)
+    p.add_argument("--first", default="baseline", help="variant built cold")
+    p.add_argument("--second", default="rwlock", help="variant built next, reusing the first's objects")
+
+
+@cli.command("bench-build", "measure cold vs second-variant vs unchanged rebuild times", _args)
+def cmd_bench_build(args: argparse.Namespace) -> int:
+    spec = cli.numpy_spec(args)
+    user_cache = paths.cache_root()
+    python = proc.run([sys.executable, "-m", "lockswap", "python"]).stdout.strip().splitlines()[-1]
+    timings: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="lockswap-bench-build-") as tmp:
+        env = {"LOCKSWAP_CACHE": str(Path(tmp) / "cache"), "LOCKSWAP_DIST": str(Path(tmp) / "dist"),
+               "LOCKSWAP_PYTHON": python}
+        sdists = user_cache / "sdist"
+        if sdists.is_dir():
+            shutil.copytree(sdists, Path(tmp) / "cache" / "sdist")
+        for label, variant in (("cold", args.first), ("second_variant", args.second),
+                               ("unchanged", args.first)):
+            with log.step(f"{label}: build {variant}"):
+                start = time.perf_counter()
+                proc.run([sys.executable, "-m", "lockswap", "build", "--variant", variant, "--numpy", spec],
+                         env=env, log_file=Path(tmp) / "build.log")
+                timings[label] = round(time.perf_counter() - start, 1)
+    ratio = timings["second_variant"] / timings["cold"]
+    result = {"schema": 1, "kind": "build-reuse", "numpy": spec, "first": args.first,
+              "second": args.second, "seconds": timings, "second_over_cold": round(ratio, 3),
+              "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    out = paths.results_dir() / f"build-reuse-{spec}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    paths.atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+    print(f"cold {timings['cold']} s, second variant {timings['second_variant']} s "
+          f"({ratio:.0%} of cold), unchanged {timings['unchanged']} s -> {out}")
+    return 0

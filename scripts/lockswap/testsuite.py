@@ -1,0 +1,187 @@
+"""NumPy's own test suite on one variant's wheel, and the verdict against baseline.
+
+The suite runs from an empty folder (never the source tree) in a clean venv of the free-threaded
+interpreter with the wheel and the test requirements. Every test has a timeout (pytest-timeout's
+thread method dumps all threads' stacks, so a deadlocked lock fails instead of hanging), and the run
+stops if the GIL comes back. Results: JUnit XML plus a JSON summary in ``results/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import log, paths, proc, venvs
+from .build import Wheel
+from .errors import CommandError, ConfigError
+from .interpreter import Interpreter
+
+SCHEMA = 1
+SUITES = ("quick", "full", "threads", "parallel")
+# Test modules of the quick selection: ufuncs, umath, threads and the dispatch cache.
+QUICK = ("test_multithreading", "test_ufunc", "test_umath", "test_hashtable", "test_custom_dtypes",
+         "test_nep50_promotions")
+# hypothesis releases after 6.155.7 need a Rust build on 3.13t (no pure wheel).
+REQUIREMENTS = ("pytest>=8", "pytest-timeout>=2.3", "hypothesis==6.155.7")
+PARALLEL_REQUIREMENTS = ("pytest-run-parallel>=0.4",)
+PLUGIN_DIR = Path(__file__).parent / "pytest_plugin"
+_COUNTED = ("passed", "failed", "skipped", "xfailed", "xpassed", "error")
+
+
+@dataclass(frozen=True)
+class TestOptions:
+    suite: str = "quick"
+    slow: bool = False
+    parallel_threads: int = 4
+    timeout: int = 900  # per test, seconds
+    extra: tuple[str, ...] = ()  # more pytest arguments
+
+    def to_json(self) -> dict[str, object]:
+        return {**asdict(self), "extra": list(self.extra)}
+
+
+@dataclass
+class TestResult:
+    variant: str
+    numpy_version: str
+    suite: str
+    python: str
+    counts: dict[str, int]
+    failing: list[str]
+    duration_s: float
+    crashed: str  # "" or why the run ended early (timeout, GIL re-enabled, ...)
+    wheel: dict[str, str]
+    interpreter: dict[str, object]
+    command: list[str]
+    options: dict[str, object] = field(default_factory=dict)
+    date: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    schema: int = SCHEMA
+    machine: str = field(default_factory=platform.node)
+
+    @property
+    def ok(self) -> bool:
+        return not self.crashed and not self.failing
+
+    @classmethod
+    def load(cls, path: Path) -> TestResult:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("schema") != SCHEMA:
+            raise ConfigError(f"{path} is not a lockswap test result (schema {SCHEMA})", "delete it and rerun")
+        return cls(**data)
+
+
+def result_stem(numpy_version: str, python: str, variant: str, suite: str) -> str:
+    return f"test-{numpy_version}-{python}-{variant}-{suite}"
+
+
+def _numpy_dir(python: Path) -> Path:
+    got = proc.run([python, "-c", "import numpy, os; print(os.path.dirname(numpy.__file__))"],
+                   echo=False, cwd=Path(tempfile.gettempdir()))
+    return Path(got.stdout.strip().splitlines()[-1])
+
+
+def threaded_modules(numpy_dir: Path) -> list[str]:
+    """Every installed NumPy test module that starts threads."""
+    markers = ("import threading", "from threading", "concurrent.futures", "ThreadPoolExecutor")
+    found = []
+    for f in sorted(numpy_dir.rglob("test_*.py")):
+        if any(m in f.read_text(encoding="utf-8", errors="replace") for m in markers):
+            found.append(".".join(("numpy", *f.relative_to(numpy_dir).with_suffix("").parts)))
+    return found
+
+
+def selection(suite: str, numpy_dir: Path) -> list[str]:
+    """``--pyargs`` targets of a suite, keeping only modules this NumPy has."""
+    if suite == "full":
+        return ["numpy"]
+    if suite == "threads":
+        return threaded_modules(numpy_dir)
+    have = {f.stem for f in (numpy_dir / "_core" / "tests").glob("test_*.py")}
+    return [f"numpy._core.tests.{m}" for m in QUICK if m in have]
+
+
+def _pytest_args(opts: TestOptions, targets: list[str], junit: Path) -> list[str]:
+    args = ["-p", "lockswap_pytest", "-p", "no:cacheprovider", "-q", "-rfE", "--tb=short",
+            f"--timeout={opts.timeout}", "--timeout-method=thread",
+            "-o", f"faulthandler_timeout={max(opts.timeout - 30, 30)}",
+            f"--junitxml={junit}", "--pyargs", *targets]
+    if opts.suite == "full" and not opts.slow:
+        args += ["-m", "not slow"]
+    if opts.suite == "parallel":
+        args += [f"--parallel-threads={opts.parallel_threads}"]
+    return [*args, *opts.extra]
+
+
+def run(interp: Interpreter, wheel: Wheel, opts: TestOptions) -> TestResult:
+    """Run ``opts.suite`` on ``wheel``; write and return its result."""
+    if opts.suite not in SUITES:
+        raise ConfigError(f"unknown suite {opts.suite!r}", f"choose one of {', '.join(SUITES)}")
+    reqs = [*REQUIREMENTS, *(PARALLEL_REQUIREMENTS if opts.suite == "parallel" else ())]
+    venv = paths.cache_dir("venvs") / f"test-{paths.content_key(wheel.key, reqs)}"
+    logf = paths.cache_dir("logs") / f"test-venv-{wheel.key}.log"
+    with log.step(f"test environment for {wheel.path.name}"):
+        python = venvs.ensure(interp, venv, [wheel.path, *reqs], log_file=logf)
+    numpy_dir = _numpy_dir(python)
+    stem = result_stem(wheel.numpy_version, interp.short, wheel.variant, opts.suite)
+    out = paths.results_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    junit, outcomes_file = out / f"{stem}.xml", out / f".{stem}.outcomes.json"
+    outcomes_file.unlink(missing_ok=True)
+    cmd = [str(python), "-m", "pytest", *_pytest_args(opts, selection(opts.suite, numpy_dir), junit)]
+    env = {"LOCKSWAP_OUTCOMES": str(outcomes_file),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(PLUGIN_DIR), os.environ.get("PYTHONPATH")])),
+           "PYTHONFAULTHANDLER": "1"}
+    start = time.perf_counter()
+    crashed, got = "", None
+    with tempfile.TemporaryDirectory(prefix="lockswap-tests-") as cwd, \
+            log.step(f"NumPy {wheel.numpy_version} [{wheel.variant}] suite {opts.suite}"):
+        try:
+            got = proc.run(cmd, cwd=Path(cwd), env=env, check=False, timeout=opts.timeout * 20 + 600,
+                           log_file=out / f"{stem}.log", unset=("PYTHON_GIL",))
+        except CommandError as exc:  # the outer timeout: the plugin never got to write
+            crashed = exc.message
+    duration = time.perf_counter() - start
+    data = json.loads(outcomes_file.read_text()) if outcomes_file.exists() else {}
+    outcomes_file.unlink(missing_ok=True)
+    outcomes: dict[str, str] = data.get("outcomes", {})
+    counts = {k: sum(1 for o in outcomes.values() if o == k) for k in _COUNTED}
+    failing = sorted(t for t, o in outcomes.items() if o in ("failed", "error"))
+    if data.get("gil_reenabled_by"):
+        crashed = f"the GIL was re-enabled during {data['gil_reenabled_by']}"
+    elif got is not None and not data:
+        crashed = f"pytest ended without a summary (exit {got.returncode}): killed by a timeout or crash"
+    elif got is not None and got.returncode not in (0, 1):
+        crashed = f"pytest exited with {got.returncode} (usage error, interrupted or internal error)"
+    if crashed:
+        log.warn(f"{crashed}; see {out / f'{stem}.log'}")
+    result = TestResult(
+        variant=wheel.variant, numpy_version=wheel.numpy_version, suite=opts.suite, python=interp.short,
+        counts=counts, failing=failing, duration_s=round(duration, 1), crashed=crashed,
+        wheel=wheel.to_json(), interpreter=interp.to_json(), command=cmd, options=opts.to_json(),
+    )
+    paths.atomic_write_text(out / f"{stem}.json", json.dumps(asdict(result), indent=2) + "\n")
+    return result
+
+
+def new_failures(result: TestResult, baseline: TestResult) -> list[str]:
+    return sorted(set(result.failing) - set(baseline.failing))
+
+
+def table(rows: list[tuple[TestResult, list[str]]]) -> str:
+    """The console verdict: variant, passed, failed, new failures (markdown, so CI can reuse it)."""
+    lines = ["| variant | passed | failed | skipped | xfailed | new failures | verdict |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for r, new in rows:
+        verdict = f"CRASHED: {r.crashed}" if r.crashed else ("new failures" if new else "as baseline")
+        lines.append(
+            f"| {r.variant} | {r.counts['passed'] + r.counts['xpassed']} | "
+            f"{r.counts['failed'] + r.counts['error']} | {r.counts['skipped']} | {r.counts['xfailed']} | "
+            f"{len(new)} | {verdict} |"
+        )
+    detail = [f"- {r.variant}: {t}" for r, new in rows for t in new[:20]]
+    return "\n".join(lines + ([""] + ["New failures:"] + detail if detail else []))
