@@ -11,7 +11,7 @@ from pathlib import Path
 import nox
 
 sys.path.insert(0, str(Path(__file__).parent / "scripts"))
-from lockswap import manifest  # noqa: E402
+from lockswap import manifest
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"
@@ -54,7 +54,7 @@ def _variant_session(action: str, variant: str, doc: str) -> None:
 
 for _variant in MANIFEST.variants:
     _variant_session("build", _variant, "Build the wheel into dist/")
-    _variant_session("test", _variant, "NumPy's tests, verdict vs baseline (-- --suite quick|full|threads|parallel)")
+    _variant_session("test", _variant, "NumPy's tests, verdict vs baseline (-- --suite quick|full|...)")
 
 
 @nox.session(name="test-all")

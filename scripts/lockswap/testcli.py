@@ -61,8 +61,12 @@ def report(rows: list[tuple[TestResult, list[str]]]) -> int:
     return 1 if bad else 0
 
 
-@cli.command("test", "run NumPy's tests on one variant and compare with baseline",
-             lambda p: (add_args(p), p.add_argument("--variant", required=True)))
+def _test_args(p: argparse.ArgumentParser) -> None:
+    add_args(p)
+    p.add_argument("--variant", required=True, help="variant name from patches/manifest.toml")
+
+
+@cli.command("test", "run NumPy's tests on one variant and compare with baseline", _test_args)
 def cmd_test(args: argparse.Namespace) -> int:
     manifest.default().variant(args.variant)
     return report([verdict(args, args.variant)])
@@ -74,7 +78,7 @@ def cmd_test_all(args: argparse.Namespace) -> int:
     m = manifest.default()
     version = cli.numpy_spec(args)
     variants = m.variants_for(version) if version in m.numpy else [BASELINE]
-    rows = []
+    rows: list[tuple[TestResult, list[str]]] = []
     base = None
     for variant in [BASELINE, *[v for v in variants if v != BASELINE]]:
         if variant == BASELINE:

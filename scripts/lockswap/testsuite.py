@@ -71,7 +71,8 @@ class TestResult:
     def load(cls, path: Path) -> TestResult:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("schema") != SCHEMA:
-            raise ConfigError(f"{path} is not a lockswap test result (schema {SCHEMA})", "delete it and rerun")
+            raise ConfigError(f"{path} is not a lockswap test result (schema {SCHEMA})",
+                              "delete it and rerun")
         return cls(**data)
 
 
@@ -184,4 +185,4 @@ def table(rows: list[tuple[TestResult, list[str]]]) -> str:
             f"{len(new)} | {verdict} |"
         )
     detail = [f"- {r.variant}: {t}" for r, new in rows for t in new[:20]]
-    return "\n".join(lines + ([""] + ["New failures:"] + detail if detail else []))
+    return "\n".join([*lines, *(["", "New failures:", *detail] if detail else [])])

@@ -24,7 +24,7 @@ class Lockswap:
     results: Path
     env: dict[str, str]
 
-    def run(self, *args: str, check: bool | None = True, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, check: bool = True, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
         """Run ``python -m lockswap ARGS`` the way a nox session does; echo its output."""
         proc = subprocess.run(
             [sys.executable, "-m", "lockswap", *args], cwd=REPO, env=self.env, text=True,

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from lockswap import manifest
 
 M = manifest.load()
@@ -33,7 +32,8 @@ def test_quick_suite_on_baseline_and_a_patched_variant_is_green(lockswap):
         assert s["interpreter"]["free_threaded"] is True
     assert set(var["failing"]) <= set(base["failing"])
     assert var["wheel"]["patch_sha256"] and not base["wheel"]["patch_sha256"]
-    assert (lockswap.results / f"test-{DEFAULT}-{var['python']}-{variant}-quick.xml").read_text().startswith("<?xml")
+    junit = lockswap.results / f"test-{DEFAULT}-{var['python']}-{variant}-quick.xml"
+    assert junit.read_text().startswith("<?xml")
 
 
 def test_a_broken_patch_is_reported_as_new_failures(lockswap, tmp_path):

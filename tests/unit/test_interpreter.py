@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from lockswap import interpreter
 from lockswap.errors import InterpreterError
 

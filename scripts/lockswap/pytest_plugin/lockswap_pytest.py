@@ -17,7 +17,14 @@ import pytest
 
 _outcomes: dict[str, str] = {}
 _state: dict[str, object] = {"gil_reenabled_by": None, "start": time.time()}
-_gil_at_start = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
+
+
+def _gil_enabled() -> bool:
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else bool(check())
+
+
+_gil_at_start = _gil_enabled()
 
 
 def _set(nodeid: str, outcome: str) -> None:
@@ -44,7 +51,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    if not _gil_at_start and sys._is_gil_enabled() and _state["gil_reenabled_by"] is None:
+    if not _gil_at_start and _gil_enabled() and _state["gil_reenabled_by"] is None:
         _state["gil_reenabled_by"] = item.nodeid
 
 
