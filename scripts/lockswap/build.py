@@ -73,7 +73,10 @@ def _requirements(tree: Path) -> list[str]:
 
 
 def _preflight() -> None:
-    missing = [c for c in ("cc", "c++") if not shutil.which(os.environ.get(c.upper().replace("+", "X"), c))]
+    """Meson needs a C and a C++ compiler (``CC``/``CXX`` may name them, e.g. ``ccache gcc``)."""
+    wanted = {"CC": "cc", "CXX": "c++"}
+    missing = [default for var, default in wanted.items()
+               if not shutil.which((os.environ.get(var) or default).split()[-1])]
     if sys.platform != "win32" and missing:
         raise BuildError(
             f"no C/C++ compiler found ({', '.join(missing)} missing)",

@@ -7,6 +7,7 @@ half-patched tree anywhere.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from .manifest import Manifest
 from .source import Source
 
 HEADER_FIELDS = ("Description", "Origin", "Author", "NumPy", "Variant")
-_IGNORE = shutil.ignore_patterns(".git", "build", "build-*", "dist", "*.so", "__pycache__")
+# Left out when a tree is copied: VCS data everywhere, build products at the top of a checkout.
+_IGNORE_ANYWHERE = {".git", "__pycache__"}
+_IGNORE_AT_TOP = {"build", "build-install", "dist", ".mesonpy-native-file.ini"}
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,14 @@ def git_apply(patch: Path, tree: Path, *, check_only: bool) -> None:
 
 
 def copy_tree(src: Path, dest: Path) -> None:
-    shutil.copytree(src, dest, ignore=_IGNORE, symlinks=True)
+    """Copy a source tree, leaving out VCS data and a checkout's top-level build folders."""
+    top = os.fspath(src)
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skip = _IGNORE_ANYWHERE | (_IGNORE_AT_TOP if os.path.samefile(folder, top) else set())
+        return {n for n in names if n in skip}
+
+    shutil.copytree(src, dest, ignore=ignore, symlinks=True)
 
 
 def apply(source: Source, variant: str, manifest: Manifest) -> PatchedTree:

@@ -50,3 +50,13 @@ def test_sync_tree_rewrites_only_what_changed(tmp_path):
     assert (dest / "d" / "changed.c").read_text() == "new" and not (dest / "stale.c").exists()
     assert (dest / "same.c").stat().st_mtime == 1_000_000  # untouched: ninja keeps its object
     assert build.sync_tree(src, dest) == 0
+
+
+def test_missing_compiler_is_reported_before_building(monkeypatch):
+    from lockswap.errors import BuildError
+
+    monkeypatch.setenv("CXX", "no-such-cxx-lockswap")
+    if sys.platform == "win32":
+        pytest.skip("MSVC is found by meson itself")
+    with pytest.raises(BuildError, match=r"c\+\+ missing"):
+        build._preflight()
