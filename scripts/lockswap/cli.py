@@ -6,7 +6,6 @@ This is the only place a :class:`LockswapError` is caught: it is printed with it
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable, Sequence
 

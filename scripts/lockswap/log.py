@@ -26,7 +26,7 @@ def warn(message: str) -> None:
 def format_seconds(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     return f"{minutes} min {secs:02d} s"
 
 

@@ -77,7 +77,8 @@ def explain_failure(patch: Path, output: str) -> str:
 def git_apply(patch: Path, tree: Path, *, check_only: bool) -> None:
     # GIT_CEILING_DIRECTORIES keeps git from applying relative to an enclosing repository.
     env = {"GIT_CEILING_DIRECTORIES": str(tree.parent)}
-    args = ["git", "apply", "-p1", "--whitespace=nowarn", *(["--check"] if check_only else []), patch]
+    args: list[str | Path] = ["git", "apply", "-p1", "--whitespace=nowarn",
+                              *(["--check"] if check_only else []), patch]
     proc.run(args, cwd=tree, env=env, echo=not check_only)
 
 

@@ -84,9 +84,9 @@ def _find_sdist(version: str):  # -> pypi_simple.DistributionPackage
     from pypi_simple import ACCEPT_JSON_PREFERRED, PyPISimple
 
     endpoint = index_url()
-    kwargs = {"endpoint": endpoint} if endpoint else {}
     try:
-        with PyPISimple(accept=ACCEPT_JSON_PREFERRED, **kwargs) as client:
+        with (PyPISimple(endpoint, accept=ACCEPT_JSON_PREFERRED) if endpoint
+              else PyPISimple(accept=ACCEPT_JSON_PREFERRED)) as client:
             page = client.get_project_page("numpy", timeout=60)
     except Exception as exc:  # network errors come in many types
         raise FetchError(
@@ -190,7 +190,8 @@ def _git(spec: Spec) -> Path:
     try:
         with log.step(f"git clone {spec.value} @ {spec.ref}"):
             proc.run(["git", "init", "-q", staging])
-            proc.run(["git", "-C", staging, "fetch", "--depth=1", spec.value, spec.ref], hint=hint, timeout=1800)
+            proc.run(["git", "-C", staging, "fetch", "--depth=1", spec.value, spec.ref],
+                     hint=hint, timeout=1800)
             proc.run(["git", "-C", staging, "checkout", "-q", "FETCH_HEAD"])
             proc.run(["git", "-C", staging, "submodule", "update", "--init", "--recursive", "--depth=1"],
                      hint=hint, timeout=1800)

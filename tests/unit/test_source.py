@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -76,7 +77,7 @@ class FakeIndex:
                 if index.corrupt:
                     index.corrupt -= 1
                     data = data[: len(data) // 2]
-                open(path, "wb").write(data)
+                Path(path).write_bytes(data)
 
         monkeypatch.setattr(source, "_find_sdist", lambda version: index.pkg)
         import pypi_simple
