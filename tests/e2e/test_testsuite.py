@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from lockswap import manifest
 
 M = manifest.load()

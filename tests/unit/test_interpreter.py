@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from lockswap import interpreter
 from lockswap.errors import InterpreterError
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from lockswap import manifest
 from lockswap.errors import ConfigError
 
@@ -80,3 +81,42 @@ def test_bad_manifests_are_refused(tmp_path, old, new, complaint):
     assert old in GOOD
     with pytest.raises(ConfigError, match=complaint):
         manifest.load(write(tmp_path, GOOD.replace(old, new)))
+
+
+def test_ci_numpy_defaults_to_the_default_version(tmp_path):
+    m = manifest.load(write(tmp_path, GOOD))
+    assert m.ci.numpy == ("2.1.3",)
+    assert m.ci.exclude == ()
+
+
+def test_ci_table_with_numpy_and_exclusions(tmp_path):
+    text = GOOD.replace(
+        'os = ["ubuntu-24.04"]',
+        'os = ["ubuntu-24.04", "windows-2022"]\nnumpy = ["2.1.3", "2.5.5"]\n'
+        'exclude = [{ variant = "x", os = "windows" }, { numpy = "2.5.5", python = "3.13t" }]',
+    )
+    m = manifest.load(write(tmp_path, text))
+    assert m.ci.numpy == ("2.1.3", "2.5.5")
+    assert m.ci.exclude == ({"variant": "x", "os": "windows"}, {"numpy": "2.5.5", "python": "3.13t"})
+
+
+@pytest.mark.parametrize(
+    ("ci_lines", "complaint"),
+    [
+        ('numpy = ["9.9.9"]', "must list versions under"),
+        ('exclude = [{ variant = "y" }]', "variant 'y' matches nothing"),
+        ('exclude = [{ os = "macos" }]', "os 'macos' matches nothing"),
+        ('exclude = [{ python = "3.14t" }]', "python '3.14t' matches nothing"),
+        ('exclude = [{ arch = "arm64" }]', "must be a table of variant, numpy, python, os"),
+        ("exclude = [{}]", "must be a table"),
+    ],
+)
+def test_bad_ci_tables_are_refused(tmp_path, ci_lines, complaint):
+    with pytest.raises(ConfigError, match=complaint):
+        manifest.load(write(tmp_path, GOOD + ci_lines + "\n"))
+
+
+def test_os_family():
+    assert manifest.os_family("windows-2022") == "windows"
+    assert manifest.os_family("ubuntu-24.04") == "ubuntu"
+    assert manifest.os_family("macos-latest") == "macos"

@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from lockswap import manifest, patching
 from lockswap.errors import ConfigError, PatchError
 from lockswap.source import Source, Spec

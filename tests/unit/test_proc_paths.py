@@ -3,6 +3,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+
 from lockswap import build, paths, proc
 from lockswap.errors import CommandError
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
 from lockswap import source
 from lockswap.errors import ConfigError, FetchError
 

