@@ -78,3 +78,10 @@ def test_cached_build_is_found(tmp_path, monkeypatch, cache):
 def test_tags():
     i = interpreter.Interpreter(Path("/x"), "3.13.5", True, "", "")
     assert (i.short, i.abi_tag) == ("3.13t", "cp313t")
+
+
+def test_explicit_interpreter_must_match_the_wanted_version(tmp_path):
+    exe = fake_python(tmp_path, "python3.14t", free_threaded=True, version="3.14.0")
+    assert interpreter.find(str(exe), want="3.14t").version == "3.14.0"
+    with pytest.raises(InterpreterError, match="not the 3.13t asked for"):
+        interpreter.find(str(exe), want="3.13t")
