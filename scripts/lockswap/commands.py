@@ -2,5 +2,5 @@
 
 from __future__ import annotations
 
-from .bench import command as _bench  # noqa: F401
 from . import report as _report  # noqa: F401
+from .bench import command as _bench  # noqa: F401

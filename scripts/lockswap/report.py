@@ -45,7 +45,8 @@ class Data:
 
 def machine_label(doc: dict[str, Any]) -> str:
     m = doc["machine"]
-    return f"{m.get('hostname')} ({m.get('cpu_model')}, {m.get('usable_cores') or m.get('logical_cores')} cores)"
+    cores = m.get("usable_cores") or m.get("logical_cores")
+    return f"{m.get('hostname')} ({m.get('cpu_model')}, {cores} cores)"
 
 
 def _numpy_of(doc: dict[str, Any], variant: str) -> str:
@@ -174,14 +175,14 @@ def plot_group(data: Data, machine: str, numpy: str, workload: str, out_dir: Pat
         for ax, size in zip(axes[0], sizes, strict=True):
             for v in others:
                 for mode in ("threads", "processes"):
-                    pts = sorted((k.workers, r) for k in keys
+                    rpts = sorted((k.workers, r) for k in keys
                                  if (k.variant, k.size, k.mode) == (v, size, mode)
                                  and (r := ratio_to_baseline(data, k)) is not None)
-                    if not pts:
+                    if not rpts:
                         continue
-                    ax.plot([p[0] for p in pts], [p[1].ratio for p in pts], color=colors[v],
+                    ax.plot([p[0] for p in rpts], [p[1].ratio for p in rpts], color=colors[v],
                             linestyle=style[mode], marker="o", markersize=3, label=f"{v} {mode}")
-                    sig = [p for p in pts if p[1].significant]
+                    sig = [p for p in rpts if p[1].significant]
                     ax.scatter([p[0] for p in sig], [p[1].ratio for p in sig], color=colors[v], s=40,
                                facecolors="none")
             ax.axhline(1.0, color="grey", linewidth=0.8)
@@ -262,11 +263,12 @@ def render(data: Data, out_dir: Path) -> tuple[Path, list[Path]]:
             md += [f"> Only {min(ns)} repeats per cell: the smallest attainable p is "
                    f"{stats.min_p(min(ns), min(ns)):.2f}, so no difference can be significant at {ALPHA}. "
                    "Use more --repeats.", ""]
-        for workload in sorted({k.workload for k in data.samples if (k.machine, k.numpy) == (machine, numpy)}):
+        names = {k.workload for k in data.samples if (k.machine, k.numpy) == (machine, numpy)}
+        for workload in sorted(names):
             info = data.workloads.get(workload, {})
             md += [f"### {workload}", "", str(info.get("description", "")),
                    f"FLOPs per call: `{info.get('flops', '?')}`.", ""]
-            md += workload_table(data, machine, numpy, workload) + [""]
+            md += [*workload_table(data, machine, numpy, workload), ""]
             for png in plot_group(data, machine, numpy, workload, out_dir):
                 pngs.append(png)
                 md += [f"![{png.stem}]({png.name})", ""]
@@ -277,7 +279,8 @@ def render(data: Data, out_dir: Path) -> tuple[Path, list[Path]]:
 
 def _add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", type=Path, help="results JSON files (several machines/runs merge)")
-    p.add_argument("--output-dir", type=Path, help="where report.md and the PNGs go (default: results/report)")
+    p.add_argument("--output-dir", type=Path,
+                   help="where report.md and the PNGs go (default: results/report)")
 
 
 @cli.command("report", "markdown report and PNG plots from benchmark results JSON", _add_args)
@@ -285,7 +288,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise ConfigError("the report needs matplotlib", "pip install -e '.[report]' (or nox -s report)") from None
+        raise ConfigError("the report needs matplotlib",
+                          "pip install -e '.[report]' (or use nox -s report)") from None
     data = load(list(args.files))
     out_dir = args.output_dir or paths.results_dir() / "report"
     with log.step(f"report from {len(data.files)} file(s) into {out_dir}"):

@@ -75,3 +75,17 @@ def test_worker_runs_every_workload_in_threads(tmp_path):
     env = worker.environment()
     assert {"gil_enabled", "free_threaded", "numpy_version", "python_build"} <= set(env)
     json.dumps(env)
+
+
+def test_gil_enabled_interpreter_is_refused_end_to_end(tmp_path, monkeypatch, capsys):
+    """A Python with the GIL (the test runner, if it has NumPy) is measured only with --allow-gil."""
+    pytest.importorskip("numpy")
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        pytest.skip("the test interpreter is free-threaded; this checks a GIL-enabled one")
+    monkeypatch.setenv("LOCKSWAP_RESULTS", str(tmp_path))
+    argv = ["bench", "--variants", "baseline", "--use-python", f"baseline={sys.executable}",
+            "--workloads", "add", "--sizes", "10", "--workers", "1", "--modes", "threads",
+            "--repeats", "1", "--target-seconds", "0.001"]
+    assert cli.main(argv) == 2
+    assert "the GIL is enabled in the benchmark worker" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # no results file

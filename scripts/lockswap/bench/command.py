@@ -84,7 +84,8 @@ def _targets(args: argparse.Namespace, names: list[str]) -> list[runner.Target]:
     for item in args.use_python:
         name, sep, py = item.partition("=")
         if not sep:
-            raise ConfigError(f"--use-python {item!r}: expected VARIANT=PYTHON", "e.g. baseline=venv/bin/python")
+            raise ConfigError(f"--use-python {item!r}: expected VARIANT=PYTHON",
+                              "e.g. baseline=venv/bin/python")
         given[name] = Path(py)
     targets = []
     for name in names:
@@ -92,7 +93,8 @@ def _targets(args: argparse.Namespace, names: list[str]) -> list[runner.Target]:
             targets.append(runner.Target(name, given[name], {"source": "existing environment"}))
             continue
         interp, wheel = cli.build_variant(args, name)
-        venv = paths.cache_dir("venvs") / f"bench-{paths.content_key(wheel.key, interp.key, BENCH_REQUIREMENTS)}"
+        key = paths.content_key(wheel.key, interp.key, BENCH_REQUIREMENTS)
+        venv = paths.cache_dir("venvs") / f"bench-{key}"
         with log.step(f"bench venv for {name}"):
             python = venvs.ensure(interp, venv, [wheel.path, *BENCH_REQUIREMENTS])
         info: dict[str, Any] = {k: v for k, v in wheel.to_json().items() if k != "path"}

@@ -166,13 +166,13 @@ def calibrate(plan: Plan, target: Target, allow_gil: bool) -> dict[tuple[str, in
     by_name = {w.name: w for w in plan.workloads}
     cells = [Cell(by_name[w], n, "threads", 1).spec(i, 0) for i, (w, n) in enumerate(keys)]
     got: dict[tuple[str, int], float] = {}
-    env = run_worker(target.python, {"mode": "calibrate", "target_seconds": plan.target_seconds,
-                                     "cells": cells}, lambda m: got.__setitem__(keys[m["id"]], m["iterations"]))
+    spec = {"mode": "calibrate", "target_seconds": plan.target_seconds, "cells": cells}
+    env = run_worker(target.python, spec, lambda m: got.__setitem__(keys[m["id"]], m["iterations"]))
     check_env(target.variant, env, allow_gil)
     return got
 
 
-def _weight(cell: Cell, iters: float, plan: Plan, cores: int) -> float:
+def _weight(cell: Cell, plan: Plan, cores: int) -> float:
     """Estimated seconds of one cell: drives the progress bar's time-left estimate."""
     return plan.target_seconds * cell.workers / min(cell.workers, cores) * 1.1 + 0.02
 
@@ -180,10 +180,11 @@ def _weight(cell: Cell, iters: float, plan: Plan, cores: int) -> float:
 def run(plan: Plan, targets: Sequence[Target], *, allow_gil: bool = False) -> dict[str, Any]:
     """Measure every cell of ``plan`` for every target; return the measurements and environments."""
     cells = cells_of(plan)
-    with log.step(f"calibrate {len(cells)} cells on {targets[0].variant}"):
+    n_keys = len({(c.workload.name, c.size) for c in cells})
+    with log.step(f"calibrate {n_keys} workload sizes on {targets[0].variant} ({len(cells)} cells)"):
         iterations = calibrate(plan, targets[0], allow_gil)
     cores = environment.usable_cores()
-    weights = [_weight(c, iterations[c.workload.name, c.size], plan, cores) for c in cells]
+    weights = [_weight(c, plan, cores) for c in cells]
     startup = 1.0  # rough seconds per worker process start (interpreter + NumPy import)
     fresh = [i for i, c in enumerate(cells) if c.workload.fresh_process]
     shared = [i for i, c in enumerate(cells) if not c.workload.fresh_process]
