@@ -57,6 +57,18 @@ for _variant in MANIFEST.variants:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Thread-scaling benchmark (-- --numpy V --variants a,b --quick; default: every variant of V)."""
+    lockswap(session, "bench")
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Markdown report and PNG plots from benchmark results (-- results/bench-*.json)."""
+    lockswap(session, "report", extras="report")
+
+
+@nox.session
 def tests(session: nox.Session) -> None:
     """Run lockswap's tests: unit and end-to-end (-- -m "not e2e" for the fast unit tests only)."""
     session.install("-e", ".[test]")
