@@ -103,7 +103,19 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Thread-scaling benchmark (-- --numpy V --variants a,b --quick; default: every variant of V)."""
+    lockswap(session, "bench")
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Markdown report and PNG plots from benchmark results (-- results/bench-*.json)."""
+    lockswap(session, "report", extras="report")
+
+
+@nox.session
 def tests(session: nox.Session) -> None:
     """Run lockswap's tests: unit and end-to-end (-- -m "not e2e" for the fast unit tests only)."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,report]")
     session.run("python", "-m", "pytest", *(session.posargs or ["tests"]))

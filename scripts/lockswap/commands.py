@@ -2,4 +2,5 @@
 
 from __future__ import annotations
 
-from . import buildbench, testcli  # noqa: F401
+from . import buildbench, report, testcli  # noqa: F401
+from .bench import command  # noqa: F401

@@ -154,13 +154,13 @@ def find(
     """The free-threaded interpreter to use; ``want`` narrows to e.g. ``3.13t``."""
     explicit = explicit or os.environ.get("LOCKSWAP_PYTHON") or None
     if explicit:
-        interp = require_free_threaded(inspect(explicit))
-        if not _wanted(interp.short, want):
+        chosen = require_free_threaded(inspect(explicit))
+        if not _wanted(chosen.short, want):
             raise InterpreterError(
-                f"{interp.path} is Python {interp.short}, not the {want} asked for",
+                f"{chosen.path} is Python {chosen.short}, not the {want} asked for",
                 "pass --python (or LOCKSWAP_PYTHON) with the matching interpreter, or drop --python-version",
             )
-        return interp
+        return chosen
     for how, finder in (("PATH", _on_path), ("uv", _from_uv), ("lockswap cache", _from_cache)):
         interp = finder(want)
         if interp is not None:

@@ -83,5 +83,5 @@ def test_tags():
 def test_explicit_interpreter_must_match_the_wanted_version(tmp_path):
     exe = fake_python(tmp_path, "python3.14t", free_threaded=True, version="3.14.0")
     assert interpreter.find(str(exe), want="3.14t").version == "3.14.0"
-    with pytest.raises(InterpreterError, match="not the 3.13t asked for"):
+    with pytest.raises(InterpreterError, match=r"not the 3\.13t asked for"):
         interpreter.find(str(exe), want="3.13t")

@@ -1,0 +1,73 @@
+"""Facts about the machine and the lockswap checkout, recorded with every benchmark run.
+
+What the interpreter and NumPy are (build, GIL state, versions) is measured inside the worker.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import socket
+from pathlib import Path
+from typing import Any
+
+from .. import paths, proc
+
+
+def usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def governors() -> dict[str, str]:
+    """Frequency governor per CPU, from /sys (empty when not exposed, e.g. in VMs and containers)."""
+    found: dict[str, str] = {}
+    for f in sorted(Path("/sys/devices/system/cpu").glob("cpu[0-9]*/cpufreq/scaling_governor")):
+        try:
+            found[f.parts[-3]] = f.read_text().strip()
+        except OSError:
+            continue
+    return found
+
+
+def machine() -> dict[str, Any]:
+    affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    govs = governors()
+    return {
+        "hostname": socket.gethostname(),
+        "cpu_model": cpu_model(),
+        "logical_cores": os.cpu_count(),
+        "usable_cores": usable_cores(),
+        "affinity": affinity,
+        "governor": sorted(set(govs.values())) if govs else None,
+        "os": platform.platform(),
+        "kernel": platform.release(),
+        "arch": platform.machine(),
+        "loadavg_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "github_actions": bool(os.environ.get("GITHUB_ACTIONS")),
+    }
+
+
+def lockswap_commit() -> dict[str, Any]:
+    head = proc.run(["git", "rev-parse", "HEAD"], cwd=paths.REPO, check=False, echo=False)
+    dirty = proc.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=paths.REPO,
+                     check=False, echo=False)
+    ok = head.returncode == 0
+    return {"commit": head.stdout.strip() if ok else None,
+            "dirty": bool(dirty.stdout.strip()) if ok else None}
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,120 @@
+"""The results JSON of ``lockswap bench``: versioned, validated on read, older versions migrated.
+
+Version history (documented in docs/bench.md):
+- 1: the branch's draft layout, never released: ``env`` (machine facts) and a flat ``results``
+  list of ``{variant, workload, n, threads|processes, repeat, seconds, mflops}``. Kept readable
+  so the migration path is exercised by a golden file.
+- 2: ``machine``, ``plan``, ``workloads`` (source text + FLOP formula), ``variants`` (wheel and
+  in-worker environment) and ``measurements`` with per-cell FLOPs and calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+KIND = "lockswap-bench"
+VERSION = 2
+
+TOP_KEYS = ("kind", "schema_version", "created", "lockswap", "machine", "plan", "workloads", "variants",
+            "measurements")
+MEASUREMENT_KEYS = ("variant", "workload", "size", "mode", "workers", "repeat", "iterations", "calls",
+                    "flops", "seconds")
+
+
+def _from_v1(doc: dict[str, Any]) -> dict[str, Any]:
+    env = doc.get("env", {})
+    measurements = []
+    workloads: dict[str, dict[str, Any]] = {}
+    for r in doc["results"]:
+        mode = "threads" if "threads" in r else "processes"
+        workers = int(r[mode])
+        flops = float(r["mflops"]) * 1e6 * float(r["seconds"])
+        measurements.append({
+            "variant": r["variant"], "workload": r["workload"], "size": int(r["n"]), "mode": mode,
+            "workers": workers, "repeat": int(r["repeat"]), "iterations": None, "calls": None,
+            "flops": flops, "seconds": float(r["seconds"]),
+        })
+        workloads.setdefault(r["workload"], {"description": r["workload"], "flops": None})
+    variants = {m["variant"]: {"numpy_version": doc.get("numpy"), "patch_sha256": None}
+                for m in measurements}
+    return {
+        "kind": KIND, "schema_version": 2, "created": doc.get("date"),
+        "lockswap": {"commit": doc.get("commit")},
+        "machine": {"hostname": env.get("host"), "cpu_model": env.get("cpu"),
+                    "logical_cores": env.get("cores"), "os": env.get("os")},
+        "plan": {"repeats": max((m["repeat"] for m in measurements), default=-1) + 1},
+        "workloads": workloads, "variants": variants, "measurements": measurements,
+    }
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1}
+
+
+def _version(doc: dict[str, Any]) -> int | None:
+    if doc.get("kind") == KIND:
+        return doc.get("schema_version") if isinstance(doc.get("schema_version"), int) else None
+    if doc.get("format") == "lockswap-bench-v1":  # the v1 marker
+        return 1
+    return None
+
+
+def upgrade(doc: Any, where: str = "results") -> dict[str, Any]:
+    """Validate ``doc`` and migrate it to the current version."""
+    hint = "pass results JSON written by `lockswap bench` (results/bench-*.json)"
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{where} is not a lockswap benchmark result (not a JSON object)", hint)
+    version = _version(doc)
+    if version is None:
+        raise ConfigError(f"{where} is not a lockswap benchmark result (no kind/schema_version)", hint)
+    if version > VERSION:
+        raise ConfigError(
+            f"{where} has schema version {version}; this lockswap reads up to {VERSION}",
+            "update lockswap (git pull) to read it",
+        )
+    while version < VERSION:
+        if version not in MIGRATIONS:
+            raise ConfigError(f"{where}: schema version {version} is not supported", hint)
+        try:
+            doc = MIGRATIONS[version](doc)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: malformed schema version {version} file ({exc!r})", hint) from exc
+        version = doc["schema_version"]
+    validate(doc, where)
+    return doc
+
+
+def validate(doc: dict[str, Any], where: str = "results") -> None:
+    missing = [k for k in TOP_KEYS if k not in doc]
+    if missing:
+        raise ConfigError(f"{where}: missing {', '.join(missing)}", "the file is truncated or hand-edited")
+    if not isinstance(doc["measurements"], list):
+        raise ConfigError(f"{where}: 'measurements' must be a list", "the file is truncated or hand-edited")
+    for i, m in enumerate(doc["measurements"]):
+        if not isinstance(m, dict) or any(k not in m for k in MEASUREMENT_KEYS):
+            raise ConfigError(f"{where}: measurement {i} lacks one of {', '.join(MEASUREMENT_KEYS)}",
+                              "the file is truncated or hand-edited")
+        if not (isinstance(m["seconds"], (int, float)) and m["seconds"] > 0):
+            raise ConfigError(f"{where}: measurement {i} has no positive 'seconds'", "rerun the bench")
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read one results file, any supported version, as the current version."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}", "check the path") from exc
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc})", "pass results/bench-*.json files") from exc
+    return upgrade(doc, str(path))
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    validate(doc)
+    return json.dumps(doc, indent=1, sort_keys=False) + "\n"

@@ -1,0 +1,219 @@
+"""Benchmark worker: runs INSIDE a variant's venv (stdlib + numpy + threadpoolctl only; never lockswap).
+
+Reads a JSON spec on stdin, writes JSON lines on stdout: one ``{"event": "cell", ...}`` per
+measurement as it finishes (the runner's progress bar follows them), then ``{"event": "env", ...}``.
+
+Spec: ``{"mode": "measure" | "calibrate", "target_seconds": float, "cells": [{"id", "setup",
+"kernel", "size", "mode": "threads" | "processes", "workers", "iterations", "warmup"}]}``.
+
+A measurement: N workers (threads of this process, or N persistent child processes) each build
+their own data, warm up, meet at a barrier, then run the kernel ``iterations`` times. Wall time is
+from the earliest start to the latest end (``time.perf_counter``, CLOCK_MONOTONIC on Linux, shared
+by processes).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import platform
+import sys
+import sysconfig
+import textwrap
+import threading
+import time
+
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+
+
+def _pin_blas():
+    for var in BLAS_ENV:
+        os.environ[var] = "1"
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    return threadpoolctl.threadpool_limits(1)
+
+
+def build_run(setup, kernel):
+    """Compile ``setup`` + ``kernel`` into ``run(n, worker, iterations, warmup, sync) -> (t0, t1)``.
+
+    Setup and kernel share one function body, so the workload's names are fast locals that the
+    kernel may rebind (``x += 0.01``), as in a hand-written benchmark.
+    """
+    import numpy as np
+
+    body = (
+        setup.rstrip() + "\n"
+        "for _k in range(warmup):\n" + textwrap.indent(kernel.rstrip(), "    ") + "\n"
+        "sync()\n"
+        "_t0 = _perf()\n"
+        "for _k in range(iterations):\n" + textwrap.indent(kernel.rstrip(), "    ") + "\n"
+        "return _t0, _perf()\n"
+    )
+    src = "def _run(n, worker, iterations, warmup, sync):\n" + textwrap.indent(body, "    ")
+    ns = {"np": np, "_perf": time.perf_counter, "__name__": "lockswap_workload"}
+    exec(compile(src, "<workload>", "exec"), ns)
+    return ns["_run"]
+
+
+def _warmup_count(cell):
+    return max(1, cell["iterations"] // 10) if cell["warmup"] else 0
+
+
+def _one(cell, worker, barrier):
+    run = build_run(cell["setup"], cell["kernel"])
+    return run(cell["size"], worker, cell["iterations"], _warmup_count(cell), barrier.wait)
+
+
+def run_threads(cell):
+    n = cell["workers"]
+    barrier = threading.Barrier(n)
+    spans = [None] * n
+    errors = []
+
+    def target(i):
+        try:
+            spans[i] = _one(cell, i, barrier)
+        except BaseException as exc:  # reported, and the barrier broken so nobody waits forever
+            errors.append(repr(exc))
+            barrier.abort()
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"worker thread failed: {errors[0]}")
+    return spans
+
+
+def _child(conn, barriers):
+    limits = _pin_blas()  # noqa: F841  (kept alive for the child's lifetime)
+    import numpy  # noqa: F401  (import before the first barrier, not inside a measurement)
+
+    while True:
+        msg = conn.recv()
+        if msg is None:
+            return
+        cell, worker = msg
+        try:
+            conn.send(("ok", _one(cell, worker, barriers[cell["workers"]])))
+        except BaseException as exc:
+            barriers[cell["workers"]].abort()
+            conn.send(("error", repr(exc)))
+
+
+class Pool:
+    """Persistent child processes (spawned once per worker run), one barrier per worker count."""
+
+    def __init__(self, size, counts):
+        ctx = mp.get_context("spawn")
+        self.barriers = {c: ctx.Barrier(c) for c in counts}
+        self.conns = []
+        self.procs = []
+        for _ in range(size):
+            parent, child = ctx.Pipe()
+            p = ctx.Process(target=_child, args=(child, self.barriers), daemon=True)
+            p.start()
+            self.conns.append(parent)
+            self.procs.append(p)
+
+    def run(self, cell):
+        n = cell["workers"]
+        for i in range(n):
+            self.conns[i].send((cell, i))
+        replies = [self.conns[i].recv() for i in range(n)]
+        self.barriers[n].reset()
+        bad = [r[1] for r in replies if r[0] != "ok"]
+        if bad:
+            raise RuntimeError(f"worker process failed: {bad[0]}")
+        return [r[1] for r in replies]
+
+    def close(self):
+        for c in self.conns:
+            c.send(None)
+        for p in self.procs:
+            p.join(timeout=30)
+
+
+def _nothing():
+    pass
+
+
+def calibrate(cell, target):
+    """Iterations for one worker to run about ``target`` seconds."""
+    count = 1
+    while True:
+        t0, t1 = build_run(cell["setup"], cell["kernel"])(cell["size"], 0, count, 0, _nothing)
+        dt = t1 - t0
+        if dt >= min(0.05, target / 2) or count >= 1 << 30:
+            return max(1, int(count * target / max(dt, 1e-9)))
+        count *= 4 if dt < 0.005 else 2
+
+
+def environment():
+    import importlib.metadata as md
+
+    import numpy as np
+
+    env = {
+        "python": platform.python_version(),
+        "python_build": sys.version.replace("\n", " "),
+        "implementation": platform.python_implementation(),
+        "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+        "gil_enabled": sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True,
+        "python_compiler": platform.python_compiler(),
+        "numpy_version": np.__version__,
+        "numpy_dist_version": md.version("numpy"),
+        "numpy_file": np.__file__,
+        "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "pid": os.getpid(),
+    }
+    try:
+        compilers = np.show_config(mode="dicts")["Compilers"]
+        env["numpy_compiler"] = {k: f"{v.get('name')} {v.get('version')}" for k, v in compilers.items()}
+    except Exception:
+        env["numpy_compiler"] = None
+    try:
+        import threadpoolctl
+
+        env["blas"] = [{k: i.get(k) for k in ("internal_api", "version", "num_threads")}
+                       for i in threadpoolctl.threadpool_info()]
+    except ImportError:
+        env["blas"] = None
+    return env
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def main():
+    spec = json.load(sys.stdin)
+    limits = _pin_blas()  # noqa: F841
+    cells = spec["cells"]
+    if spec["mode"] == "calibrate":
+        for cell in cells:
+            emit({"event": "cell", "id": cell["id"], "iterations": calibrate(cell, spec["target_seconds"])})
+    else:
+        procs = [c for c in cells if c["mode"] == "processes"]
+        pool = Pool(max(c["workers"] for c in procs), {c["workers"] for c in procs}) if procs else None
+        try:
+            for cell in cells:
+                spans = pool.run(cell) if cell["mode"] == "processes" else run_threads(cell)
+                start = min(s[0] for s in spans)
+                emit({"event": "cell", "id": cell["id"], "seconds": max(s[1] for s in spans) - start,
+                      "spans": [[s[0] - start, s[1] - start] for s in spans]})
+        finally:
+            if pool is not None:
+                pool.close()
+    emit({"event": "env", **environment()})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""The benchmark workloads: the one place each is defined, with its FLOP count.
+
+A workload is *source text*: ``setup`` runs once per worker (thread or process) in a fresh namespace
+holding ``np`` (the NumPy under test), ``n`` (elements), ``worker`` (0-based index) and
+``iterations`` (calls this worker will make); ``kernel`` is the body of the timed loop (``_k`` is the
+iteration index). The worker script (``worker.py``, run inside each variant's venv) compiles them; the
+runner copies the text and the FLOP count into the results JSON, so the report needs neither NumPy
+nor this module, and the report and the worker always agree on what was measured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    setup: str
+    kernel: str
+    flops: str  # Python expression in ``n``: floating-point operations of one kernel call
+    fixed_size: int | None = None  # the size does not apply: always run with this ``n``
+    warmup: bool = True  # run the kernel before the barrier (False: measure a cold dispatch cache)
+    fresh_process: bool = False  # each measurement in its own worker process (fresh caches)
+
+    def flops_per_call(self, n: int) -> int:
+        return int(eval(self.flops, {"__builtins__": {}}, {"n": n}))
+
+    def sizes(self, requested: tuple[int, ...]) -> tuple[int, ...]:
+        return (self.fixed_size,) if self.fixed_size is not None else requested
+
+    def to_json(self) -> dict[str, object]:
+        return {"description": self.description, "setup": self.setup, "kernel": self.kernel,
+                "flops": self.flops, "fixed_size": self.fixed_size, "warmup": self.warmup,
+                "fresh_process": self.fresh_process}
+
+
+_MIX_SETUP = """\
+import random
+np.seterr(all="ignore")
+_codes = "?bBhHiIlLqQefdgFD"
+_A = {c: np.ones(n, dtype=c) for c in _codes}
+_combos = []
+for _name in sorted(dir(np)):
+    _u = getattr(np, _name)
+    if not (isinstance(_u, np.ufunc) and _u.nin == 2 and _u.nout == 1 and _u.signature is None):
+        continue
+    _loops = {t.split("->")[0] for t in _u.types}
+    for _a in _codes:
+        for _b in _codes:
+            _p = np.promote_types(_a, _b).char
+            if _p + _p in _loops:
+                _combos.append((_u, _A[_a], _A[_b]))
+random.Random(worker).shuffle(_combos)
+_stride = max(1, iterations // len(_combos))
+x = np.ones(n); y = np.ones(n); z = np.empty(n)
+"""
+
+_MIX_KERNEL = """\
+np.add(x, y, out=z)
+if _k % _stride == 0:
+    _u, _a, _b = _combos[(_k // _stride) % len(_combos)]
+    _u(_a, _b)
+"""
+
+REGISTRY: dict[str, Workload] = {
+    w.name: w
+    for w in (
+        Workload(
+            "issue27786",
+            "NumPy issue 27786: `x += 0.01; x[0] += x.mean() * 0.01` on a float64 array "
+            "(FLOPs counted as in the issue: 2n per call)",
+            setup="x = np.ones(n)",
+            kernel="x += 0.01\nx[0] += x.mean() * 0.01",
+            flops="2 * n",
+        ),
+        Workload(
+            "add",
+            "binary ufunc on small arrays: `np.add(a, b, out=c)` (float64)",
+            setup="a = np.ones(n); b = np.ones(n); c = np.empty(n)",
+            kernel="np.add(a, b, out=c)",
+            flops="n",
+        ),
+        Workload(
+            "scalar",
+            "ufuncs on NumPy float64 scalars: add, multiply, subtract, true_divide (size does not apply)",
+            setup="a = np.float64(1.5); b = np.float64(0.5)",
+            kernel="np.add(a, b)\nnp.multiply(a, b)\nnp.subtract(a, b)\nnp.true_divide(a, b)",
+            flops="4",
+            fixed_size=1,
+        ),
+        Workload(
+            "mix",
+            "dispatch-cache churn: every call `np.add(x, y, out=z)` (the read path); spread over the "
+            "run, each worker also calls every binary ufunc on every promotable dtype pair in its "
+            "own shuffled order, so the cache keeps growing while the others read. Cold cache: fresh "
+            "process per measurement, no warmup; FLOPs count the `add` only",
+            setup=_MIX_SETUP,
+            kernel=_MIX_KERNEL,
+            flops="n",
+            fixed_size=100,
+            warmup=False,
+            fresh_process=True,
+        ),
+    )
+}
+
+
+def get(name: str) -> Workload:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown workload {name!r}", f"choose from: {', '.join(REGISTRY)} (lockswap/bench/workloads.py)"
+        ) from None
+
+
+def select(names: str | None) -> tuple[Workload, ...]:
+    """``"add,mix"`` -> those workloads (all when ``names`` is empty)."""
+    if not names:
+        return tuple(REGISTRY.values())
+    return tuple(get(n.strip()) for n in names.split(",") if n.strip())

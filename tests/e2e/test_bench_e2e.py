@@ -1,0 +1,52 @@
+"""End to end: a --quick benchmark of baseline and rwlock of NumPy 2.1.3, then a report with real PNGs."""
+
+from __future__ import annotations
+
+import pytest
+
+from lockswap import cli, manifest
+from lockswap.bench import runner, schema, workloads
+
+NUMPY = "2.1.3"
+VARIANTS = ("baseline", "rwlock")
+
+
+@pytest.mark.e2e
+def test_quick_bench_and_report(tmp_path, monkeypatch):
+    m = manifest.default()
+    missing = [v for v in VARIANTS if v not in m.variants or NUMPY not in m.versions_for(v)]
+    if missing:
+        pytest.skip(f"variant(s) {', '.join(missing)} for NumPy {NUMPY} not in patches/manifest.toml yet")
+    # real cache (warm reruns), private dist and results
+    monkeypatch.setenv("LOCKSWAP_DIST", str(tmp_path / "dist"))
+    monkeypatch.setenv("LOCKSWAP_RESULTS", str(tmp_path / "results"))
+    out = tmp_path / "results" / "quick.json"
+    assert cli.main(["bench", "--numpy", NUMPY, "--variants", ",".join(VARIANTS), "--quick",
+                     "--output", str(out)]) == 0
+
+    doc = schema.load(out)
+    assert set(doc["variants"]) == set(VARIANTS)
+    for name, v in doc["variants"].items():
+        assert v["worker"]["numpy_version"] == NUMPY and v["worker"]["gil_enabled"] is False
+        assert v["worker"]["numpy_dist_version"] == f"{NUMPY}+lockswap.{name}"
+        assert bool(v["patch_sha256"]) == (name != "baseline")
+    cells = runner.cells_of(runner.Plan(
+        workloads=workloads.select(None),
+        sizes=tuple(doc["plan"]["sizes"]), workers=tuple(doc["plan"]["workers"]),
+        modes=tuple(doc["plan"]["modes"]), repeats=doc["plan"]["repeats"], target_seconds=0.02))
+    assert len(doc["measurements"]) == len(cells) * len(VARIANTS) * doc["plan"]["repeats"]
+
+    pytest.importorskip("matplotlib")
+    from matplotlib import image
+
+    report_dir = tmp_path / "report"
+    assert cli.main(["report", str(out), "--output-dir", str(report_dir)]) == 0
+    md = (report_dir / "report.md").read_text()
+    assert "rwlock / baseline" in md
+    pngs = sorted(report_dir.glob("*.png"))
+    assert len(pngs) == 2 * len(doc["workloads"])  # throughput and vs-baseline per workload
+    for png in pngs:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        pixels = image.imread(png)
+        assert pixels.shape[0] > 100 and pixels.shape[1] > 100 and pixels.std() > 0  # not blank
+        assert f"]({png.name})" in md

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import pytest
+
+from lockswap import cli
+from lockswap.bench import command, runner, workloads
+from lockswap.errors import ConfigError
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    command.add_args(p)
+    return p.parse_args(list(argv))
+
+
+def test_registry_has_the_four_workloads_with_flop_counts():
+    assert list(workloads.REGISTRY) == ["issue27786", "add", "scalar", "mix"]
+    assert workloads.get("issue27786").flops_per_call(1000) == 2000  # as counted in NumPy issue 27786
+    assert workloads.get("add").flops_per_call(10) == 10
+    assert workloads.get("scalar").sizes((10, 100)) == (1,)
+    mix = workloads.get("mix")
+    assert mix.fresh_process and not mix.warmup
+
+
+def test_unknown_workload_is_one_clear_message():
+    with pytest.raises(ConfigError, match="unknown workload 'nope'") as err:
+        workloads.select("add,nope")
+    assert "issue27786" in err.value.hint
+
+
+def test_default_and_quick_plans(monkeypatch):
+    monkeypatch.setattr(runner.environment, "usable_cores", lambda: 2)
+    plan = command.make_plan(parse())
+    assert plan.workers == (1, 2, 4, 8) and plan.sizes == (10, 100, 1000, 10000) and plan.repeats == 5
+    quick = command.make_plan(parse("--quick"))
+    assert quick.workers == (1, 2, 4) and quick.sizes == (10, 1000) and quick.repeats == 4
+    cells = runner.cells_of(quick)
+    # issue27786 and add: 2 sizes; scalar and mix: their fixed size
+    assert len(cells) == (2 + 2 + 1 + 1) * 2 * 3
+    with pytest.raises(ConfigError, match="unknown mode"):
+        command.make_plan(parse("--modes", "fibers"))
+    with pytest.raises(ConfigError, match="positive integers"):
+        command.make_plan(parse("--workers", "0,2"))
+
+
+def test_unknown_variant_is_refused_before_any_build(capsys):
+    assert cli.main(["bench", "--variants", "baseline,nosuchlock"]) == 2
+    assert "unknown variant 'nosuchlock'" in capsys.readouterr().err
+
+
+def test_gil_enabled_worker_is_refused_unless_allowed():
+    with pytest.raises(ConfigError, match="GIL is enabled") as err:
+        runner.check_env("baseline", {"gil_enabled": True, "free_threaded": False}, allow_gil=False)
+    assert "--allow-gil" in err.value.hint
+    runner.check_env("baseline", {"gil_enabled": True, "free_threaded": False}, allow_gil=True)
+    runner.check_env("baseline", {"gil_enabled": False, "free_threaded": True}, allow_gil=False)
+
+
+def test_worker_runs_every_workload_in_threads(tmp_path):
+    """The standalone worker, in-process with whatever NumPy the test environment has."""
+    pytest.importorskip("numpy")
+    sys.path.insert(0, str(runner.WORKER.parent))
+    try:
+        import worker  # the standalone script, imported as a module
+    finally:
+        sys.path.pop(0)
+    for w in workloads.REGISTRY.values():
+        cell = runner.Cell(w, 10, "threads", 2).spec(0, 50)
+        spans = worker.run_threads(cell)
+        assert len(spans) == 2 and all(t1 >= t0 for t0, t1 in spans)
+    env = worker.environment()
+    assert {"gil_enabled", "free_threaded", "numpy_version", "python_build"} <= set(env)
+    json.dumps(env)
+
+
+def test_gil_enabled_interpreter_is_refused_end_to_end(tmp_path, monkeypatch, capsys):
+    """A Python with the GIL (the test runner, if it has NumPy) is measured only with --allow-gil."""
+    pytest.importorskip("numpy")
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        pytest.skip("the test interpreter is free-threaded; this checks a GIL-enabled one")
+    monkeypatch.setenv("LOCKSWAP_RESULTS", str(tmp_path))
+    argv = ["bench", "--variants", "baseline", "--use-python", f"baseline={sys.executable}",
+            "--workloads", "add", "--sizes", "10", "--workers", "1", "--modes", "threads",
+            "--repeats", "1", "--target-seconds", "0.001"]
+    assert cli.main(argv) == 2
+    assert "the GIL is enabled in the benchmark worker" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # no results file
