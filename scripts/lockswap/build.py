@@ -24,7 +24,7 @@ from pathlib import Path
 from . import log, paths, proc, venvs, wheels
 from .errors import BuildError
 from .interpreter import Interpreter
-from .patching import PatchedTree, copy_tree
+from .patching import PatchedTree, tree_files
 
 RECIPE = 1  # bump when the build recipe changes
 # Extra -C options given to meson-python (part of the key). On Windows, --vsenv makes meson activate
@@ -88,26 +88,23 @@ def _preflight() -> None:
 
 
 def sync_tree(src: Path, dest: Path) -> int:
-    """Make ``dest`` hold ``src``'s files, rewriting only files whose content differs."""
+    """Make ``dest`` hold ``src``'s files, rewriting (atomically) only files whose content differs.
+
+    Unchanged files keep their mtimes, so ninja rebuilds only what depends on changed ones.
+    """
     changed = 0
     dest.mkdir(parents=True, exist_ok=True)
-    staging = paths.staging_dir(dest.parent / "incoming")
-    try:
-        copy_tree(src, staging / "t")
-        wanted = {p.relative_to(staging / "t") for p in (staging / "t").rglob("*") if not p.is_dir()}
-        for rel in sorted(wanted):
-            target = dest / rel
-            if not target.is_file() or not filecmp.cmp(staging / "t" / rel, target, shallow=False):
-                target.parent.mkdir(parents=True, exist_ok=True)
-                paths.atomic_copy(staging / "t" / rel, target)
-                changed += 1
-        for p in sorted(dest.rglob("*"), reverse=True):
-            rel = p.relative_to(dest)
-            if p.is_file() and rel not in wanted:
-                p.unlink()
-                changed += 1
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    wanted = set(tree_files(src))
+    for rel in sorted(wanted):
+        target = dest / rel
+        if not target.is_file() or not filecmp.cmp(src / rel, target, shallow=False):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            paths.atomic_copy(src / rel, target)
+            changed += 1
+    for p in sorted(dest.rglob("*"), reverse=True):
+        if p.is_file() and p.relative_to(dest) not in wanted:
+            p.unlink()
+            changed += 1
     return changed
 
 

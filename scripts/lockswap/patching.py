@@ -85,15 +85,28 @@ def git_apply(patch: Path, tree: Path, *, check_only: bool) -> None:
     proc.run(args, cwd=tree, env=env, echo=not check_only)
 
 
-def copy_tree(src: Path, dest: Path) -> None:
-    """Copy a source tree, leaving out VCS data and a checkout's top-level build folders."""
-    top = os.fspath(src)
-
+def _ignore_for(top: Path):  # -> Callable[[str, list[str]], set[str]]
     def ignore(folder: str, names: list[str]) -> set[str]:
         skip = _IGNORE_ANYWHERE | (_IGNORE_AT_TOP if os.path.samefile(folder, top) else set())
         return {n for n in names if n in skip}
 
-    shutil.copytree(src, dest, ignore=ignore, symlinks=True)
+    return ignore
+
+
+def copy_tree(src: Path, dest: Path) -> None:
+    """Copy a source tree, leaving out VCS data and a checkout's top-level build folders."""
+    shutil.copytree(src, dest, ignore=_ignore_for(src), symlinks=True)
+
+
+def tree_files(src: Path) -> list[Path]:
+    """The files :func:`copy_tree` would copy, relative to ``src``."""
+    ignore = _ignore_for(src)
+    found = []
+    for folder, dirs, files in os.walk(src):
+        skip = ignore(folder, dirs + files)
+        dirs[:] = [d for d in dirs if d not in skip]
+        found += [Path(folder, f).relative_to(src) for f in files if f not in skip]
+    return found
 
 
 def apply(source: Source, variant: str, manifest: Manifest) -> PatchedTree:
@@ -140,7 +153,8 @@ def check_all(manifest: Manifest, fetch_source) -> list[CheckRow]:  # fetch_sour
     import tempfile
 
     rows: list[CheckRow] = []
-    sources = {v: fetch_source(v) for v in manifest.numpy}
+    used = {v for variant in manifest.variants.values() for v in variant.patches}
+    sources = {v: fetch_source(v) for v in manifest.numpy if v in used}
     for name, variant in manifest.variants.items():
         for version, patch in variant.patches.items():
             source = sources[version]

@@ -30,6 +30,8 @@ QUICK = ("test_multithreading", "test_ufunc", "test_umath", "test_hashtable", "t
 REQUIREMENTS = ("pytest>=8", "pytest-timeout>=2.3", "hypothesis==6.155.7")
 PARALLEL_REQUIREMENTS = ("pytest-run-parallel>=0.4",)
 PLUGIN_DIR = Path(__file__).parent / "pytest_plugin"
+# lockswap's own dispatch-cache stress test, run with every suite (a path, next to --pyargs modules)
+STRESS_TEST = Path(__file__).parent / "numpy_extra" / "test_lockswap_stress.py"
 _COUNTED = ("passed", "failed", "skipped", "xfailed", "xpassed", "error")
 
 
@@ -97,13 +99,13 @@ def threaded_modules(numpy_dir: Path) -> list[str]:
 
 
 def selection(suite: str, numpy_dir: Path) -> list[str]:
-    """``--pyargs`` targets of a suite, keeping only modules this NumPy has."""
+    """Test targets of a suite (``--pyargs`` modules this NumPy has, plus lockswap's stress test)."""
     if suite == "full":
-        return ["numpy"]
+        return ["numpy", str(STRESS_TEST)]
     if suite == "threads":
-        return threaded_modules(numpy_dir)
+        return [*threaded_modules(numpy_dir), str(STRESS_TEST)]
     have = {f.stem for f in (numpy_dir / "_core" / "tests").glob("test_*.py")}
-    return [f"numpy._core.tests.{m}" for m in QUICK if m in have]
+    return [*(f"numpy._core.tests.{m}" for m in QUICK if m in have), str(STRESS_TEST)]
 
 
 def _pytest_args(opts: TestOptions, targets: list[str], junit: Path) -> list[str]:
