@@ -121,7 +121,9 @@ def apply(source: Source, variant: str, manifest: Manifest) -> PatchedTree:
         return PatchedTree(source, variant, final / "tree", patch, psha)
     staging = paths.staging_dir(final)
     try:
-        with log.step(f"apply {patch.relative_to(manifest.path.parent)} to NumPy {source.version}"):
+        home = manifest.path.parent
+        shown = patch.relative_to(home) if patch.is_relative_to(home) else patch
+        with log.step(f"apply {shown} to NumPy {source.version}"):
             copy_tree(source.tree, staging / "tree")
             try:
                 git_apply(patch, staging / "tree", check_only=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from lockswap import manifest
 
@@ -18,7 +19,8 @@ def test_baseline_wheel_builds_imports_without_gil_and_rebuilds_from_cache(locks
     assert "t-" in wheel.name.split("-")[3] + "-"  # ABI tag cp31Xt
 
     # Independently of lockswap's own check: a fresh venv, import, GIL still disabled.
-    python = lockswap.run("python").stdout.strip().splitlines()[-1]
+    printed = lockswap.run("python").stdout.splitlines()  # progress and the path, interleaved
+    python = next(line for line in printed if line.startswith("/") and Path(line).is_file())
     venv = tmp_path / "venv"
     subprocess.run([python, "-m", "venv", venv], check=True)
     subprocess.run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-index", "--no-deps", wheel],

@@ -91,3 +91,14 @@ def test_every_shipped_patch_has_a_complete_header():
         for version, patch in variant.patches.items():
             fields = patching.read_header(patch)
             assert fields["Variant"] == variant.name and version in fields["NumPy"]
+
+
+def test_a_patch_outside_the_manifest_folder_applies(setup, tmp_path):
+    m, src, _ = setup
+    elsewhere = tmp_path / "elsewhere" / "good.patch"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text((FIXTURES / "good.patch").read_text())
+    (tmp_path / "patches" / "manifest.toml").write_text(
+        (tmp_path / "patches" / "manifest.toml").read_text().replace('"2.1.3/good.patch"', f'"{elsewhere}"'))
+    m = manifest.load(tmp_path / "patches" / "manifest.toml")
+    assert "the patched lookup" in (patching.apply(src, "good", m).tree / "lock.c").read_text()
