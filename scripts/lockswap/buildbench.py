@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import cli, log, paths, proc
+from . import cli, interpreter, log, paths, proc
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -29,7 +29,7 @@ def _args(p: argparse.ArgumentParser) -> None:
 def cmd_bench_build(args: argparse.Namespace) -> int:
     spec = cli.numpy_spec(args)
     user_cache = paths.cache_root()
-    python = proc.run([sys.executable, "-m", "lockswap", "python"]).stdout.strip().splitlines()[-1]
+    python = str(interpreter.find().path)
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="lockswap-bench-build-") as tmp:
         env = {"LOCKSWAP_CACHE": str(Path(tmp) / "cache"), "LOCKSWAP_DIST": str(Path(tmp) / "dist"),
