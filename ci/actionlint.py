@@ -46,9 +46,7 @@ def ensure() -> Path:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if final.exists():
-        shutil.rmtree(final)
-    paths.commit_dir(staging, final)
+    paths.replace_dir(staging, final)
     return final / "node_modules"
 
 

@@ -213,9 +213,7 @@ def build(patched: PatchedTree, interp: Interpreter) -> Wheel:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        if store.exists():
-            shutil.rmtree(store)
-        paths.commit_dir(staging, store)
+        paths.replace_dir(staging, store)
         found = list(store.glob("*.whl"))
     dest = paths.dist_dir() / found[0].name
     paths.atomic_copy(found[0], dest)

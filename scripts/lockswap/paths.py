@@ -91,6 +91,13 @@ def staging_dir(final: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
 
 
+def replace_dir(staging: Path, final: Path) -> None:
+    """Move a completed staging directory into place, replacing an older ``final``."""
+    if final.exists():
+        shutil.rmtree(final)
+    commit_dir(staging, final)
+
+
 def commit_dir(staging: Path, final: Path) -> None:
     """Move a completed staging directory into place; a concurrent winner is kept."""
     try:
