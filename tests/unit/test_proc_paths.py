@@ -61,3 +61,15 @@ def test_missing_compiler_is_reported_before_building(monkeypatch):
         pytest.skip("MSVC is found by meson itself")
     with pytest.raises(BuildError, match=r"c\+\+ missing"):
         build._preflight()
+
+
+def test_threads_suite_finds_threaded_modules_but_not_f2py(tmp_path):
+    from lockswap import testsuite
+
+    (tmp_path / "_core" / "tests").mkdir(parents=True)
+    (tmp_path / "f2py" / "tests").mkdir(parents=True)
+    (tmp_path / "_core" / "tests" / "test_a.py").write_text("import threading\n")
+    (tmp_path / "_core" / "tests" / "test_b.py").write_text("import os\n")
+    (tmp_path / "f2py" / "tests" / "test_c.py").write_text("import threading\n")
+    assert testsuite.threaded_modules(tmp_path) == ["numpy._core.tests.test_a"]
+    assert testsuite.selection("threads", tmp_path)[:-1] == ["numpy._core.tests.test_a"]
