@@ -29,6 +29,8 @@ QUICK = ("test_multithreading", "test_ufunc", "test_umath", "test_hashtable", "t
 # hypothesis releases after 6.155.7 need a Rust build on 3.13t (no pure wheel).
 REQUIREMENTS = ("pytest>=8", "pytest-timeout>=2.3", "hypothesis==6.155.7")
 PARALLEL_REQUIREMENTS = ("pytest-run-parallel>=0.4",)
+# numpy.f2py's tests look for meson while they are collected (they skip without a Fortran compiler).
+FULL_REQUIREMENTS = ("meson", "ninja")
 PLUGIN_DIR = Path(__file__).parent / "pytest_plugin"
 # lockswap's own dispatch-cache stress test, run with every suite (a path, next to --pyargs modules)
 STRESS_TEST = Path(__file__).parent / "numpy_extra" / "test_lockswap_stress.py"
@@ -126,7 +128,8 @@ def run(interp: Interpreter, wheel: Wheel, opts: TestOptions) -> TestResult:
     """Run ``opts.suite`` on ``wheel``; write and return its result."""
     if opts.suite not in SUITES:
         raise ConfigError(f"unknown suite {opts.suite!r}", f"choose one of {', '.join(SUITES)}")
-    reqs = [*REQUIREMENTS, *(PARALLEL_REQUIREMENTS if opts.suite == "parallel" else ())]
+    extra = {"parallel": PARALLEL_REQUIREMENTS, "full": FULL_REQUIREMENTS}.get(opts.suite, ())
+    reqs = [*REQUIREMENTS, *extra]
     venv = paths.cache_dir("venvs") / f"test-{paths.content_key(wheel.key, reqs)}"
     logf = paths.cache_dir("logs") / f"test-venv-{wheel.key}.log"
     with log.step(f"test environment for {wheel.path.name}"):
@@ -139,6 +142,7 @@ def run(interp: Interpreter, wheel: Wheel, opts: TestOptions) -> TestResult:
     outcomes_file.unlink(missing_ok=True)
     cmd = [str(python), "-m", "pytest", *_pytest_args(opts, selection(opts.suite, numpy_dir), junit)]
     env = {"LOCKSWAP_OUTCOMES": str(outcomes_file),
+           "PATH": f"{venvs.bin_dir(venv)}{os.pathsep}{os.environ.get('PATH', '')}",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(PLUGIN_DIR), os.environ.get("PYTHONPATH")])),
            "PYTHONFAULTHANDLER": "1"}
     start = time.perf_counter()
