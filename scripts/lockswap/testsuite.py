@@ -29,7 +29,8 @@ QUICK = ("test_multithreading", "test_ufunc", "test_umath", "test_hashtable", "t
 # hypothesis releases after 6.155.7 need a Rust build on 3.13t (no pure wheel).
 REQUIREMENTS = ("pytest>=8", "pytest-timeout>=2.3", "hypothesis==6.155.7")
 PARALLEL_REQUIREMENTS = ("pytest-run-parallel>=0.4",)
-# numpy.f2py's tests look for meson while they are collected (they skip without a Fortran compiler).
+# numpy.f2py's tests look for meson while they are collected (they skip without a Fortran compiler),
+# and test_mem_policy (a threads-suite module) compiles a small extension with meson.
 FULL_REQUIREMENTS = ("meson", "ninja")
 PLUGIN_DIR = Path(__file__).parent / "pytest_plugin"
 # lockswap's own dispatch-cache stress test, run with every suite (a path, next to --pyargs modules)
@@ -128,7 +129,8 @@ def run(interp: Interpreter, wheel: Wheel, opts: TestOptions) -> TestResult:
     """Run ``opts.suite`` on ``wheel``; write and return its result."""
     if opts.suite not in SUITES:
         raise ConfigError(f"unknown suite {opts.suite!r}", f"choose one of {', '.join(SUITES)}")
-    extra = {"parallel": PARALLEL_REQUIREMENTS, "full": FULL_REQUIREMENTS}.get(opts.suite, ())
+    extra = {"parallel": PARALLEL_REQUIREMENTS, "full": FULL_REQUIREMENTS,
+             "threads": FULL_REQUIREMENTS}.get(opts.suite, ())
     reqs = [*REQUIREMENTS, *extra]
     venv = paths.cache_dir("venvs") / f"test-{paths.content_key(wheel.key, reqs)}"
     logf = paths.cache_dir("logs") / f"test-venv-{wheel.key}.log"
