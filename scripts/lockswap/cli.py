@@ -77,14 +77,15 @@ def _build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", required=True, help="variant name from patches/manifest.toml")
 
 
-def build_variant(args: argparse.Namespace, variant: str):
-    """Fetch, patch and build ``variant``; the shared path of build, test and bench."""
+def build_variant(args: argparse.Namespace, variant: str, numpy: str | None = None):
+    """Fetch, patch and build ``variant`` of ``numpy`` (default: ``--numpy``): for build, test, bench."""
     from . import build, patching, source
 
     m = manifest.default()
     m.variant(variant)  # unknown variant: fail before any work
-    with log.step(f"NumPy source {numpy_spec(args)}"):
-        src = source.fetch(numpy_spec(args))
+    spec = numpy or numpy_spec(args)
+    with log.step(f"NumPy source {spec}"):
+        src = source.fetch(spec)
     m.patch_for(variant, src.version)  # no patch for this version: fail before building CPython
     with log.step("free-threaded interpreter"):
         interp = get_interpreter(args)

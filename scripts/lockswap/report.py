@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import cli, log, paths
+from . import cli, log, paths, scaling
 from .bench import schema, stats
 from .errors import ConfigError
 
@@ -38,6 +38,8 @@ class Key:
 class Data:
     samples: dict[Key, list[float]]  # MFLOPS per repeat
     calls: dict[Key, list[float]]  # calls/s per repeat
+    # (file index, repeat) -> (seconds, iterations per worker): pairs cells measured in one process
+    runs: dict[Key, dict[tuple[int, int], tuple[float, int]]]
     machines: dict[str, list[tuple[Path, dict[str, Any]]]]  # machine -> (file, document) run on it
     workloads: dict[str, dict[str, Any]]
     files: list[Path]
@@ -47,6 +49,11 @@ def machine_label(doc: dict[str, Any]) -> str:
     m = doc["machine"]
     cores = m.get("usable_cores") or m.get("logical_cores")
     return f"{m.get('hostname')} ({m.get('cpu_model')}, {cores} cores)"
+
+
+def _variant_of(doc: dict[str, Any], label: str) -> str:
+    """The variant name of a run's label (``baseline@2.2.6`` -> ``baseline``)."""
+    return str(doc["variants"].get(label, {}).get("variant") or label.partition("@")[0])
 
 
 def _numpy_of(doc: dict[str, Any], variant: str) -> str:
@@ -60,20 +67,23 @@ def load(files: list[Path]) -> Data:
         raise ConfigError("no results files given", "pass results/bench-*.json (from `lockswap bench`)")
     samples: dict[Key, list[float]] = defaultdict(list)
     calls: dict[Key, list[float]] = defaultdict(list)
+    runs: dict[Key, dict[tuple[int, int], tuple[float, int]]] = defaultdict(dict)
     machines: dict[str, list[tuple[Path, dict[str, Any]]]] = defaultdict(list)
     workloads: dict[str, dict[str, Any]] = {}
-    for f in files:
+    for index, f in enumerate(files):
         doc = schema.load(f)
         label = machine_label(doc)
         machines[label].append((f, doc))
         workloads.update(doc["workloads"])
         for m in doc["measurements"]:
-            key = Key(label, _numpy_of(doc, m["variant"]), m["variant"], m["workload"], int(m["size"]),
-                      m["mode"], int(m["workers"]))
+            key = Key(label, _numpy_of(doc, m["variant"]), _variant_of(doc, m["variant"]), m["workload"],
+                      int(m["size"]), m["mode"], int(m["workers"]))
             samples[key].append(m["flops"] / m["seconds"] / 1e6)
+            if m.get("iterations"):
+                runs[key][index, int(m["repeat"])] = (float(m["seconds"]), int(m["iterations"]))
             if m.get("calls"):
                 calls[key].append(m["calls"] / m["seconds"])
-    return Data(dict(samples), dict(calls), dict(machines), workloads, files)
+    return Data(dict(samples), dict(calls), dict(runs), dict(machines), workloads, files)
 
 
 def variants_in(keys: list[Key]) -> list[str]:
@@ -253,7 +263,7 @@ def render(data: Data, out_dir: Path) -> tuple[Path, list[Path]]:
           "repeats (each repeat a fresh process, variants interleaved round-robin). "
           f"`variant / baseline` is the ratio of median throughputs; **bold** when a two-sided "
           f"Mann-Whitney U test of the repeats gives p < {ALPHA}.", "", "## Environment", "",
-          *environment_table(data), ""]
+          *environment_table(data), "", *scaling.section(data)]
     pngs: list[Path] = []
     groups = sorted({(k.machine, k.numpy) for k in data.samples})
     for machine, numpy in groups:

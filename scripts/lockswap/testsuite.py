@@ -113,8 +113,11 @@ def selection(suite: str, numpy_dir: Path) -> list[str]:
     return [*(f"numpy._core.tests.{m}" for m in QUICK if m in have), str(STRESS_TEST)]
 
 
-def _pytest_args(opts: TestOptions, targets: list[str], junit: Path) -> list[str]:
+def _pytest_args(opts: TestOptions, targets: list[str], junit: Path, rootdir: Path) -> list[str]:
+    # rootdir = site-packages: node ids read numpy/_core/tests/test_x.py::test_y, the same in every
+    # venv (without it pytest drops the file part of installed tests and distinct tests collide)
     args = ["-p", "lockswap_pytest", "-p", "no:cacheprovider", "-q", "-rfE", "--tb=short",
+            f"--rootdir={rootdir}",
             f"--timeout={opts.timeout}", "--timeout-method=thread",
             "-o", f"faulthandler_timeout={max(opts.timeout - 30, 30)}",
             f"--junitxml={junit}", "--pyargs", *targets]
@@ -142,7 +145,8 @@ def run(interp: Interpreter, wheel: Wheel, opts: TestOptions) -> TestResult:
     out.mkdir(parents=True, exist_ok=True)
     junit, outcomes_file = out / f"{stem}.xml", out / f".{stem}.outcomes.json"
     outcomes_file.unlink(missing_ok=True)
-    cmd = [str(python), "-m", "pytest", *_pytest_args(opts, selection(opts.suite, numpy_dir), junit)]
+    cmd = [str(python), "-m", "pytest",
+           *_pytest_args(opts, selection(opts.suite, numpy_dir), junit, numpy_dir.parent)]
     env = {"LOCKSWAP_OUTCOMES": str(outcomes_file),
            "PATH": f"{venvs.bin_dir(venv)}{os.pathsep}{os.environ.get('PATH', '')}",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(PLUGIN_DIR), os.environ.get("PYTHONPATH")])),

@@ -89,3 +89,16 @@ def test_gil_enabled_interpreter_is_refused_end_to_end(tmp_path, monkeypatch, ca
     assert cli.main(argv) == 2
     assert "the GIL is enabled in the benchmark worker" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # no results file
+
+
+def test_variants_of_other_numpy_versions_in_one_run():
+    choices = command._variants(parse("--variants", "baseline,rwlock,baseline@2.2.6,baseline@2.1.3"), "2.1.3")
+    assert [(c.label, c.variant, c.numpy) for c in choices] == [
+        ("baseline", "baseline", "2.1.3"), ("rwlock", "rwlock", "2.1.3"),
+        ("baseline@2.2.6", "baseline", "2.2.6")]  # baseline@2.1.3 is the same target as baseline
+    with pytest.raises(ConfigError, match=r"NumPy 9\.9\.9 is not in the manifest"):
+        command._variants(parse("--variants", "baseline@9.9.9"), "2.1.3")
+    with pytest.raises(ConfigError, match="unknown variant"):
+        command._variants(parse("--variants", "nolock@2.2.6"), "2.1.3")
+    default = command._variants(parse(), "2.1.3")
+    assert default[0].label == "baseline" and all(c.numpy == "2.1.3" for c in default)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ def _ints(text: str, what: str) -> tuple[int, ...]:
 def add_args(p: argparse.ArgumentParser) -> None:
     cli.add_python_args(p)
     cli.add_numpy_arg(p)
-    p.add_argument("--variants", help="comma-separated (default: every variant the manifest has for --numpy)")
+    p.add_argument("--variants", help="comma-separated; VARIANT@NUMPY measures another NumPy version in the "
+                   "same run, e.g. baseline,rwlock,baseline@2.2.6 (default: every variant of --numpy)")
     p.add_argument("--workloads", help=f"comma-separated from {', '.join(workloads.REGISTRY)} (default: all)")
     p.add_argument("--sizes", help="array sizes in elements (default: 10,100,1000,10000)")
     p.add_argument("--workers", help="worker counts (default: 1..cores, 2x and 4x cores)")
@@ -67,19 +69,36 @@ def make_plan(args: argparse.Namespace) -> runner.Plan:
     )
 
 
-def _variants(args: argparse.Namespace, numpy_version: str | None) -> list[str]:
+@dataclass(frozen=True)
+class Choice:
+    """One ``--variants`` item: ``VARIANT`` (of ``--numpy``) or ``VARIANT@NUMPY`` (another NumPy)."""
+
+    label: str  # unique in the run: the variant name, with ``@numpy`` when it is not ``--numpy``'s
+    variant: str
+    numpy: str
+
+
+def _variants(args: argparse.Namespace, spec: str) -> list[Choice]:
     m = manifest.default()
-    if args.variants:
-        names = [v.strip() for v in args.variants.split(",") if v.strip()]
-        for name in names:
-            m.variant(name)  # unknown variant: one clear message
-        return list(dict.fromkeys(names))
-    if numpy_version and numpy_version in m.numpy:
-        return m.variants_for(numpy_version)
-    return [manifest.BASELINE]
+    if not args.variants:
+        names = m.variants_for(spec) if spec in m.numpy else [manifest.BASELINE]
+        return [Choice(n, n, spec) for n in names]
+    choices: dict[str, Choice] = {}
+    for item in (v.strip() for v in args.variants.split(",")):
+        if not item:
+            continue
+        name, _, version = item.partition("@")
+        m.variant(name)  # unknown variant: one clear message
+        if version and version not in m.numpy and not version.startswith(("git:", "path:")):
+            raise ConfigError(f"--variants {item!r}: NumPy {version} is not in the manifest",
+                              f"use one of {', '.join(m.numpy)} after the @")
+        version = version or spec
+        label = name if version == spec else f"{name}@{version}"
+        choices.setdefault(label, Choice(label, name, version))
+    return list(choices.values())
 
 
-def _targets(args: argparse.Namespace, names: list[str]) -> list[runner.Target]:
+def _targets(args: argparse.Namespace, choices: list[Choice]) -> list[runner.Target]:
     given: dict[str, Path] = {}
     for item in args.use_python:
         name, sep, py = item.partition("=")
@@ -88,18 +107,19 @@ def _targets(args: argparse.Namespace, names: list[str]) -> list[runner.Target]:
                               "e.g. baseline=venv/bin/python")
         given[name] = Path(py)
     targets = []
-    for name in names:
-        if name in given:
-            targets.append(runner.Target(name, given[name], {"source": "existing environment"}))
+    for c in choices:
+        if c.label in given:
+            targets.append(runner.Target(c.label, given[c.label], {"source": "existing environment",
+                                                                   "variant": c.variant}))
             continue
-        interp, wheel = cli.build_variant(args, name)
+        interp, wheel = cli.build_variant(args, c.variant, c.numpy)
         key = paths.content_key(wheel.key, interp.key, BENCH_REQUIREMENTS)
         venv = paths.cache_dir("venvs") / f"bench-{key}"
-        with log.step(f"bench venv for {name}"):
+        with log.step(f"bench venv for {c.label}"):
             python = venvs.ensure(interp, venv, [wheel.path, *BENCH_REQUIREMENTS])
         info: dict[str, Any] = {k: v for k, v in wheel.to_json().items() if k != "path"}
-        info.update(wheel=wheel.path.name, interpreter=interp.to_json())
-        targets.append(runner.Target(name, python, info))
+        info.update(wheel=wheel.path.name, interpreter=interp.to_json(), variant=c.variant)
+        targets.append(runner.Target(c.label, python, info))
     return targets
 
 
@@ -114,8 +134,9 @@ def results_path(doc: dict[str, Any]) -> Path:
 def cmd_bench(args: argparse.Namespace) -> int:
     plan = make_plan(args)
     spec = cli.numpy_spec(args)
-    names = _variants(args, spec if not spec.startswith(("git:", "path:")) else None)
-    targets = _targets(args, names)
+    choices = _variants(args, spec)
+    names = [c.label for c in choices]
+    targets = _targets(args, choices)
     created = environment.utc_now()
     got = runner.run(plan, targets, allow_gil=args.allow_gil)
     doc: dict[str, Any] = {

@@ -1,7 +1,10 @@
 """pytest plugin loaded into NumPy's test run (``-p lockswap_pytest``); stdlib and pytest only.
 
 - Records every test's outcome (passed, failed, skipped, xfailed, xpassed, error) and writes them
-  as JSON to ``$LOCKSWAP_OUTCOMES`` at the end of the session (written atomically).
+  as JSON to ``$LOCKSWAP_OUTCOMES`` at the end of the session (written atomically). Tests are keyed
+  by node id; a file outside pytest's rootdir gets node ids without their file part
+  (``::test_x``), so those are keyed by the file's name, and a key seen twice is numbered, so no
+  outcome is ever lost to a collision.
 - Fails the run as soon as the GIL is found re-enabled after a test (free-threaded builds), naming
   the test, as NumPy's own conftest does at the end of a run.
 """
@@ -16,6 +19,7 @@ import time
 import pytest
 
 _outcomes: dict[str, str] = {}
+_calls: dict[str, int] = {}  # node id -> tests reported under it (more than 1: a collision)
 _state: dict[str, object] = {"gil_reenabled_by": None, "start": time.time()}
 
 
@@ -34,19 +38,33 @@ def _set(nodeid: str, outcome: str) -> None:
     _outcomes[nodeid] = outcome
 
 
+def _key(report: pytest.TestReport) -> str:
+    nodeid = report.nodeid
+    if nodeid.startswith("::"):  # outside the rootdir: pytest drops the file part
+        nodeid = os.path.basename(report.location[0]) + nodeid
+    count = _calls.get(nodeid, 1)
+    return nodeid if count == 1 else f"{nodeid} #{count}"
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    key = os.path.basename(location[0]) + nodeid if nodeid.startswith("::") else nodeid
+    _calls[key] = _calls.get(key, 0) + 1
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     wasxfail = hasattr(report, "wasxfail")
+    key = _key(report)
     if report.when == "call":
         if report.passed:
-            _set(report.nodeid, "xpassed" if wasxfail else "passed")
+            _set(key, "xpassed" if wasxfail else "passed")
         elif report.failed:
-            _set(report.nodeid, "failed")
+            _set(key, "failed")
         elif report.skipped:
-            _set(report.nodeid, "xfailed" if wasxfail else "skipped")
+            _set(key, "xfailed" if wasxfail else "skipped")
     elif report.failed:
-        _set(report.nodeid, "error")
+        _set(key, "error")
     elif report.skipped and report.when == "setup":
-        _set(report.nodeid, "xfailed" if wasxfail else "skipped")
+        _set(key, "xfailed" if wasxfail else "skipped")
 
 
 @pytest.hookimpl(trylast=True)

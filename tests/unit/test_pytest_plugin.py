@@ -1,0 +1,72 @@
+"""lockswap's pytest plugin, run in a real pytest subprocess on a small fixture suite."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from lockswap import testsuite
+
+SAME_NAMES = '''
+import pytest
+
+def test_same():
+    pass
+
+@pytest.mark.parametrize("x", [1, 2])
+def test_param(x):
+    assert x == 1
+
+@pytest.mark.xfail(reason="known")
+def test_known():
+    assert False
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("setup fails")
+
+def test_setup_error(broken):
+    pass
+'''
+
+
+def _run(tmp_path: Path, *targets: str, rootdir: Path) -> dict:
+    out = tmp_path / "outcomes.json"
+    env = {**os.environ, "LOCKSWAP_OUTCOMES": str(out),
+           "PYTHONPATH": os.pathsep.join([str(testsuite.PLUGIN_DIR), os.environ.get("PYTHONPATH", "")])}
+    got = subprocess.run([sys.executable, "-m", "pytest", "-p", "lockswap_pytest", "-p", "no:cacheprovider",
+                          "-q", f"--rootdir={rootdir}", *targets], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=False)
+    assert got.returncode == 1, got.stdout + got.stderr  # the fixture suite has failures
+    return json.loads(out.read_text())
+
+
+def test_same_test_names_in_files_outside_the_rootdir_do_not_collide(tmp_path):
+    # NumPy's installed tests next to lockswap's stress test: pytest gives files outside its rootdir
+    # node ids without the file part, so equal names in two files used to overwrite each other
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"test_{name}.py").write_text(SAME_NAMES)
+    root = tmp_path / "elsewhere"
+    root.mkdir()
+    data = _run(tmp_path, str(tmp_path / "one" / "test_one.py"), str(tmp_path / "two" / "test_two.py"),
+                rootdir=root)
+    outcomes = data["outcomes"]
+    assert len(outcomes) == 10  # 5 tests per file, none lost
+    assert outcomes["test_one.py::test_same"] == outcomes["test_two.py::test_same"] == "passed"
+    assert outcomes["test_two.py::test_param[2]"] == "failed"
+    assert outcomes["test_one.py::test_known"] == "xfailed"
+    assert outcomes["test_one.py::test_setup_error"] == "error"
+    assert data["exitstatus"] == 1 and data["gil_reenabled_by"] is None
+
+
+def test_node_ids_inside_the_rootdir_keep_their_path(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "test_a.py").write_text(SAME_NAMES)
+    data = _run(tmp_path, "pkg/test_a.py", rootdir=tmp_path)
+    assert sorted(data["outcomes"]) == ["pkg/test_a.py::test_known", "pkg/test_a.py::test_param[1]",
+                                        "pkg/test_a.py::test_param[2]", "pkg/test_a.py::test_same",
+                                        "pkg/test_a.py::test_setup_error"]
