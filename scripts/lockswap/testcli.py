@@ -36,12 +36,11 @@ def _baseline_for(args: argparse.Namespace, result: TestResult) -> TestResult:
     """Baseline's result on the same NumPy source, Python, suite and options; run it if missing."""
     stem = testsuite.result_stem(result.numpy_version, result.python, BASELINE, result.suite)
     path = paths.results_dir() / f"{stem}.json"
-    if path.exists():
-        base = TestResult.load(path)
-        if (base.wheel.get("source_sha256") == result.wheel.get("source_sha256")
-                and base.options == result.options and not base.crashed):
-            log.info(f"comparing with baseline result {path}")
-            return base
+    base = TestResult.load_current(path)
+    if (base is not None and base.wheel.get("source_sha256") == result.wheel.get("source_sha256")
+            and base.options == result.options and not base.crashed):
+        log.info(f"comparing with baseline result {path}")
+        return base
     log.info("no matching baseline result yet: running baseline first")
     return _run_variant(args, BASELINE)
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from lockswap import testsuite
@@ -70,3 +71,22 @@ def test_node_ids_inside_the_rootdir_keep_their_path(tmp_path):
     assert sorted(data["outcomes"]) == ["pkg/test_a.py::test_known", "pkg/test_a.py::test_param[1]",
                                         "pkg/test_a.py::test_param[2]", "pkg/test_a.py::test_same",
                                         "pkg/test_a.py::test_setup_error"]
+
+
+def test_results_of_an_older_lockswap_are_rerun_not_compared(tmp_path):
+    path = tmp_path / "test-2.1.3-3.13t-baseline-quick.json"
+    assert testsuite.TestResult.load_current(path) is None  # missing
+    result = testsuite.TestResult(
+        variant="baseline", numpy_version="2.1.3", suite="quick", python="3.13t",
+        counts={"passed": 1}, failing=[], duration_s=1.0, crashed="", wheel={}, interpreter={}, command=[])
+    path.write_text(json.dumps(asdict(result)))
+    assert testsuite.TestResult.load_current(path) == result
+    path.write_text(json.dumps({**asdict(result), "schema": 1}))  # node ids could collide in schema 1
+    assert testsuite.TestResult.load_current(path) is None
+    path.write_text("{truncated")
+    assert testsuite.TestResult.load_current(path) is None
+
+
+def test_pytest_runs_with_site_packages_as_rootdir(tmp_path):
+    args = testsuite._pytest_args(testsuite.TestOptions(), ["numpy"], tmp_path / "j.xml", tmp_path / "sp")
+    assert f"--rootdir={tmp_path / 'sp'}" in args and args[-1] == "numpy"
