@@ -71,12 +71,24 @@ def cmd_test(args: argparse.Namespace) -> int:
     return report([verdict(args, args.variant)])
 
 
+def _test_all_args(p: argparse.ArgumentParser) -> None:
+    add_args(p)
+    p.add_argument("--variants", help="comma-separated subset (default: every variant of that NumPy); "
+                                      "baseline always runs first")
+
+
 @cli.command("test-all", "run NumPy's tests on every variant of the manifest for one NumPy version",
-             add_args)
+             _test_all_args)
 def cmd_test_all(args: argparse.Namespace) -> int:
     m = manifest.default()
     version = cli.numpy_spec(args)
     variants = m.variants_for(version) if version in m.numpy else [BASELINE]
+    if args.variants:
+        variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+        for v in variants:
+            m.variant(v)  # unknown variant: one message before anything runs
+            if version in m.numpy:
+                m.patch_for(v, version)  # no patch for this NumPy: the same
     rows: list[tuple[TestResult, list[str]]] = []
     base = None
     for variant in [BASELINE, *[v for v in variants if v != BASELINE]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import manifest
+from lockswap import manifest, testsuite
 
 M = manifest.load()
 DEFAULT = M.default_numpy
@@ -20,32 +20,37 @@ def summary(results: Path, variant: str) -> dict:
     return json.loads(path.read_text())
 
 
-def test_quick_suite_on_baseline_and_a_patched_variant_is_green(lockswap):
+def test_test_all_green_variant_and_broken_fixture_in_one_table(lockswap, tmp_path):
+    """`test-all`: baseline first, a patched variant as baseline, the broken fixture as new failures."""
     if not PATCHED:
         pytest.skip(f"the manifest has no patched variant for NumPy {DEFAULT}")
     variant = "rwlock" if "rwlock" in PATCHED else PATCHED[0]
-    got = lockswap.run("test", "--variant", variant, "--numpy", DEFAULT)
-    assert f"| {variant} |" in got.stdout and "as baseline" in got.stdout
-    base, var = summary(lockswap.results, "baseline"), summary(lockswap.results, variant)
-    for s in (base, var):
-        assert s["schema"] == 1 and not s["crashed"]
-        assert s["counts"]["passed"] > 5000  # test_ufunc + test_umath + test_multithreading + ...
-        assert s["interpreter"]["free_threaded"] is True
-    assert set(var["failing"]) <= set(base["failing"])
-    assert var["wheel"]["patch_sha256"] and not base["wheel"]["patch_sha256"]
-    junit = lockswap.results / f"test-{DEFAULT}-{var['python']}-{variant}-quick.xml"
-    assert junit.read_text().startswith("<?xml")
-
-
-def test_a_broken_patch_is_reported_as_new_failures(lockswap, tmp_path):
     lockswap.manifest_with(
         tmp_path,
         '[variants.broken]\ndescription = "test fixture: np.sign is wrong"\n'
         f'patches = {{ "{DEFAULT}" = "{FIXTURES / "broken" / f"broken-{DEFAULT}.patch"}" }}\n',
     )
-    got = lockswap.run("test", "--variant", "broken", "--numpy", DEFAULT, check=False)
-    assert got.returncode == 1, got.stdout
-    assert "new failures" in got.stdout
-    broken = summary(lockswap.results, "broken")
-    assert any("Sign" in t or "sign" in t for t in broken["failing"])
-    assert set(broken["failing"]) - set(summary(lockswap.results, "baseline")["failing"])
+    got = lockswap.run("test-all", "--numpy", DEFAULT, "--variants", f"{variant},broken", check=False)
+    assert got.returncode == 1, got.stdout  # the verdict can fail
+    table = got.stdout[got.stdout.index("| variant | passed"):]
+    rows = [line.split("|")[1].strip() for line in table.splitlines()[2:5]]
+    assert rows == ["baseline", variant, "broken"]
+    assert f"| {variant} |" in table and "as baseline" in table.splitlines()[3]
+    assert "new failures" in table.splitlines()[4]
+
+    base, var, broken = (summary(lockswap.results, v) for v in ("baseline", variant, "broken"))
+    for s in (base, var, broken):
+        assert s["schema"] == testsuite.SCHEMA and not s["crashed"]
+        assert s["counts"]["passed"] > 5000  # test_ufunc + test_umath + test_multithreading + ...
+        assert s["interpreter"]["free_threaded"] is True
+        assert all(t.startswith(("numpy/", "test_lockswap_stress.py::")) for t in s["failing"])
+    assert set(var["failing"]) <= set(base["failing"])
+    assert var["wheel"]["patch_sha256"] and not base["wheel"]["patch_sha256"]
+    new = set(broken["failing"]) - set(base["failing"])
+    assert new and any("sign" in t.lower() for t in new)
+    junit = lockswap.results / f"test-{DEFAULT}-{var['python']}-{variant}-quick.xml"
+    assert junit.read_text().startswith("<?xml") and 'classname="numpy._core.tests.' in junit.read_text()
+
+    # `test` on its own reuses baseline's result of the same source and options
+    again = lockswap.run("test", "--variant", variant, "--numpy", DEFAULT)
+    assert "comparing with baseline result" in again.stdout and "as baseline" in again.stdout
