@@ -3,9 +3,11 @@
 Cache layout (all keyed by content):
 - ``wheels/<key>/``: finished, verified wheels; key = sdist/commit sha256 + patch sha256 +
   interpreter + build options. An unchanged variant is a cache hit: copied to ``dist/`` in seconds.
-- ``build/<numpy>-<interpreter>/``: one *build slot* per NumPy source and interpreter, a stable
-  source path plus meson build dir. Each variant's tree is synced into it file by file (unchanged
-  files keep their mtimes), so ninja recompiles only what the patch touched; ccache (stable base
+- ``build/<numpy>-<interpreter>-r<recipe>/``: one *build slot* per NumPy source and interpreter, a
+  stable source path plus meson build dir. Each variant's tree is synced into it file by file:
+  unchanged files keep their mtimes, every rewritten file gets the current time (also a file put
+  back to its pristine content, whose own mtime predates the outputs built from the previous
+  variant), so ninja recompiles exactly what differs from the previous build; ccache (stable base
   dir) covers the rest, e.g. a wiped slot.
 """
 
@@ -26,7 +28,10 @@ from .errors import BuildError
 from .interpreter import Interpreter
 from .patching import PatchedTree, tree_files
 
-RECIPE = 1  # bump when the build recipe changes
+# Bump when the build recipe changes; it is part of every wheel's key and of the build slot's name.
+# 2: sync_tree stamps rewritten files with the current time (recipe 1 kept the sdist's mtimes, so a
+#    file restored to pristine content was not recompiled and the previous variant's object stayed).
+RECIPE = 2
 # Extra -C options given to meson-python (part of the key). On Windows, --vsenv makes meson activate
 # MSVC even when another compiler is on PATH (GitHub's Windows runners have MinGW's gcc there), as
 # NumPy's own Windows builds do.
@@ -90,7 +95,10 @@ def _preflight() -> None:
 def sync_tree(src: Path, dest: Path) -> int:
     """Make ``dest`` hold ``src``'s files, rewriting (atomically) only files whose content differs.
 
-    Unchanged files keep their mtimes, so ninja rebuilds only what depends on changed ones.
+    Unchanged files keep their mtimes; rewritten ones get the current time, never ``src``'s mtime:
+    a file restored to its pristine content has an sdist-era mtime, older than the outputs the
+    previous variant built from it, and ninja would keep those. So ninja rebuilds exactly what
+    depends on changed files.
     """
     changed = 0
     dest.mkdir(parents=True, exist_ok=True)
@@ -100,6 +108,7 @@ def sync_tree(src: Path, dest: Path) -> int:
         if not target.is_file() or not filecmp.cmp(src / rel, target, shallow=False):
             target.parent.mkdir(parents=True, exist_ok=True)
             paths.atomic_copy(src / rel, target)
+            os.utime(target)  # now: newer than anything built from the file's previous content
             changed += 1
     for p in sorted(dest.rglob("*"), reverse=True):
         if p.is_file() and p.relative_to(dest) not in wanted:
@@ -135,9 +144,19 @@ def _ccache_env(slot: Path) -> dict[str, str]:
     }
 
 
+def _slot(name: str) -> Path:
+    """The build slot ``name`` of this recipe; slots of other recipes of that name are deleted."""
+    root = paths.cache_dir("build")
+    for old in root.glob(f"{name}*"):
+        if old.is_dir() and old.name != f"{name}-r{RECIPE}" and old.name.removeprefix(name)[:2] in ("", "-r"):
+            log.info(f"removing build slot {old} (an older build recipe)")
+            shutil.rmtree(old, ignore_errors=True)
+    return paths.cache_dir("build", f"{name}-r{RECIPE}")
+
+
 def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Path) -> Path:
     src = patched.source
-    slot = paths.cache_dir("build", f"numpy-{src.version}-{src.sha256[:12]}-{interp.key}")
+    slot = _slot(f"numpy-{src.version}-{src.sha256[:12]}-{interp.key}")
     reqs = _requirements(patched.tree)
     benv = paths.cache_dir("venvs") / f"build-{paths.content_key(interp.key, reqs)}"
     with _locked(slot / ".lock"):

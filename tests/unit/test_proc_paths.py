@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -45,12 +49,54 @@ def test_sync_tree_rewrites_only_what_changed(tmp_path):
     (dest / "same.c").write_text("same")
     (dest / "d" / "changed.c").write_text("old")
     (dest / "stale.c").write_text("gone")
-    import os
     os.utime(dest / "same.c", (1_000_000, 1_000_000))
     assert build.sync_tree(src, dest) == 2
     assert (dest / "d" / "changed.c").read_text() == "new" and not (dest / "stale.c").exists()
     assert (dest / "same.c").stat().st_mtime == 1_000_000  # untouched: ninja keeps its object
     assert build.sync_tree(src, dest) == 0
+
+
+SDIST_TIME = 1_600_000_000  # the mtime files of an unpacked sdist carry (2020)
+
+
+def _tree(root: Path, text: str) -> Path:
+    """A variant's tree: ``gen.c.src`` (templated into ``gen.c`` like NumPy's loops.c.src) + main.c."""
+    root.mkdir(parents=True)
+    (root / "gen.c.src").write_text(f'const char *which = "{text}";\n')
+    (root / "main.c").write_text("int main(void) { return 0; }\n")
+    for f in root.iterdir():
+        os.utime(f, (SDIST_TIME, SDIST_TIME))
+    return root
+
+
+def test_a_variant_after_another_rebuilds_the_files_put_back_to_pristine(tmp_path):
+    """The build slot on a real ninja: pristine -> variant (patches gen.c.src) -> pristine again.
+
+    The last build must contain the pristine template again. Restoring gen.c.src with the sdist's
+    mtime (older than the generated gen.c) made ninja keep the variant's output: every variant
+    built after another one carried the previous variant's changes.
+    """
+    ninja = shutil.which("ninja", path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                        os.environ.get("PATH", "")]))
+    assert ninja, "ninja is a test requirement (pip install -e '.[test]')"
+    pristine, variant = _tree(tmp_path / "pristine", "pristine"), _tree(tmp_path / "variant", "pristine")
+    (variant / "gen.c.src").write_text('const char *which = "variant";\n')  # as `git apply` does: now
+    slot = tmp_path / "slot"
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "build.ninja").write_text(
+        "rule template\n  command = cp $in $out\n"
+        f"build gen.c: template {slot / 'src' / 'gen.c.src'}\n")
+
+    def build_from(tree: Path) -> str:
+        build.sync_tree(tree, slot / "src")
+        subprocess.run([ninja, "-C", str(tmp_path / "build")], check=True, capture_output=True)
+        return (tmp_path / "build" / "gen.c").read_text()
+
+    assert "pristine" in build_from(pristine)
+    first = (slot / "src" / "main.c").stat().st_mtime
+    assert "variant" in build_from(variant)
+    assert "pristine" in build_from(pristine)
+    assert (slot / "src" / "main.c").stat().st_mtime == first  # same in every variant: never rewritten
 
 
 def test_missing_compiler_is_reported_before_building(monkeypatch):
