@@ -62,6 +62,26 @@ def _numpy_of(doc: dict[str, Any], variant: str) -> str:
                doc["plan"].get("numpy") or "?")
 
 
+def _workload_names(defs: dict[str, dict[str, Any]], seen: dict[str, dict[str, Any]],
+                    where: Path) -> dict[str, str]:
+    """Names under which ``defs`` are reported; adds them to ``seen``.
+
+    Measurements of one workload name with different source text (an older lockswap's kernel) are
+    never pooled: the later definition is reported as ``name#<hash of its source>``.
+    """
+    names = {}
+    for name, d in defs.items():
+        same = {k: d.get(k) for k in ("setup", "kernel")}
+        if name in seen and {k: seen[name].get(k) for k in ("setup", "kernel")} != same:
+            names[name] = f"{name}#{paths.content_key(same['setup'], same['kernel'])[:6]}"
+            log.warn(f"{where.name}: workload {name!r} has other source text than in an earlier file; "
+                     f"reported separately as {names[name]!r}")
+        else:
+            names[name] = name
+        seen.setdefault(names[name], d)
+    return names
+
+
 def load(files: list[Path]) -> Data:
     if not files:
         raise ConfigError("no results files given", "pass results/bench-*.json (from `lockswap bench`)")
@@ -74,10 +94,10 @@ def load(files: list[Path]) -> Data:
         doc = schema.load(f)
         label = machine_label(doc)
         machines[label].append((f, doc))
-        workloads.update(doc["workloads"])
+        names = _workload_names(doc["workloads"], workloads, f)
         for m in doc["measurements"]:
-            key = Key(label, _numpy_of(doc, m["variant"]), _variant_of(doc, m["variant"]), m["workload"],
-                      int(m["size"]), m["mode"], int(m["workers"]))
+            key = Key(label, _numpy_of(doc, m["variant"]), _variant_of(doc, m["variant"]),
+                      names.get(m["workload"], m["workload"]), int(m["size"]), m["mode"], int(m["workers"]))
             samples[key].append(m["flops"] / m["seconds"] / 1e6)
             if m.get("iterations"):
                 runs[key][index, int(m["repeat"])] = (float(m["seconds"]), int(m["iterations"]))

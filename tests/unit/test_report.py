@@ -61,3 +61,21 @@ def test_report_command_end_to_end_on_golden(tmp_path):
     shutil.copy(FIXTURES / "results-v2.json", src)
     assert cli.main(["report", str(src), "--output-dir", str(tmp_path / "r")]) == 0
     assert (tmp_path / "r" / "report.md").is_file()
+
+
+def test_a_workload_with_other_source_text_is_never_pooled(tmp_path):
+    doc = json.loads((FIXTURES / "results-v2.json").read_text())
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps(doc))
+    doc["workloads"]["add"]["kernel"] = "add(a, b, out=c)"  # a later lockswap's kernel
+    newer = tmp_path / "newer.json"
+    newer.write_text(json.dumps(doc))
+    data = report.load([older, newer])
+    names = {k.workload for k in data.samples}
+    (renamed,) = names - {"add", "issue27786"}
+    assert renamed.startswith("add#") and data.workloads[renamed]["kernel"] == "add(a, b, out=c)"
+    assert data.workloads["add"]["kernel"] == "np.add(a, b, out=c)"
+    n_old = len(report.load([older]).samples[next(k for k in data.samples if k.workload == "add")])
+    assert len(data.samples[next(k for k in data.samples if k.workload == "add")]) == n_old  # not pooled
+    same = report.load([older, older])  # identical definitions still pool
+    assert {k.workload for k in same.samples} == {"add", "issue27786"}
