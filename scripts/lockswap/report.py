@@ -275,7 +275,7 @@ def workload_table(data: Data, machine: str, numpy: str, workload: str) -> list[
     return lines
 
 
-def render(data: Data, out_dir: Path) -> tuple[Path, list[Path]]:
+def render(data: Data, out_dir: Path, reference: tuple[str, str] | None = None) -> tuple[Path, list[Path]]:
     md = ["# lockswap thread-scaling report", "",
           f"From {len(data.files)} results file(s): " + ", ".join(f"`{f.name}`" for f in data.files), "",
           "Throughput = FLOPs of all workers / wall time (MFLOPS); each worker does the same fixed work, "
@@ -283,7 +283,7 @@ def render(data: Data, out_dir: Path) -> tuple[Path, list[Path]]:
           "repeats (each repeat a fresh process, variants interleaved round-robin). "
           f"`variant / baseline` is the ratio of median throughputs; **bold** when a two-sided "
           f"Mann-Whitney U test of the repeats gives p < {ALPHA}.", "", "## Environment", "",
-          *environment_table(data), "", *scaling.section(data)]
+          *environment_table(data), "", *scaling.section(data, reference)]
     pngs: list[Path] = []
     groups = sorted({(k.machine, k.numpy) for k in data.samples})
     for machine, numpy in groups:
@@ -309,6 +309,8 @@ def render(data: Data, out_dir: Path) -> tuple[Path, list[Path]]:
 
 def _add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", type=Path, help="results JSON files (several machines/runs merge)")
+    p.add_argument("--reference", metavar="VARIANT@NUMPY",
+                   help="also compare every build's t1/tN and ns/call with this one, e.g. baseline@2.2.6")
     p.add_argument("--output-dir", type=Path,
                    help="where report.md and the PNGs go (default: results/report)")
 
@@ -320,10 +322,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ImportError:
         raise ConfigError("the report needs matplotlib",
                           "pip install -e '.[report]' (or use nox -s report)") from None
+    reference = scaling.parse_reference(args.reference)
     data = load(list(args.files))
     out_dir = args.output_dir or paths.results_dir() / "report"
     with log.step(f"report from {len(data.files)} file(s) into {out_dir}"):
-        report, pngs = render(data, out_dir)
+        report, pngs = render(data, out_dir, reference)
     log.info(f"{report} and {len(pngs)} plots")
     log.job_summary(report.read_text(encoding="utf-8").split("## Environment")[0])
     print(report)

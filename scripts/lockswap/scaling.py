@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .bench import stats
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .report import Data, Key
@@ -55,8 +56,20 @@ def _compare(mine: list[float], base: list[float], is_baseline: bool) -> str:
     return f"**{text}**" if test.p < ALPHA else text
 
 
-def table(data: Data, machine: str, workload: str, size: int) -> list[str]:
-    """One row per (NumPy, variant) measured on ``machine``: ns/call at 1 thread and t1/tN per N."""
+def parse_reference(text: str | None) -> tuple[str, str] | None:
+    """``baseline@2.2.6`` -> (NumPy, variant): the build every row is also compared with."""
+    if not text:
+        return None
+    variant, sep, numpy = text.partition("@")
+    if not sep or not variant or not numpy:
+        raise ConfigError(f"--reference {text!r}: expected VARIANT@NUMPY", "e.g. --reference baseline@2.2.6")
+    return numpy, variant
+
+
+def table(data: Data, machine: str, workload: str, size: int,
+          reference: tuple[str, str] | None = None) -> list[str]:
+    """One row per (NumPy, variant) measured on ``machine``: ns/call at 1 thread and t1/tN per N,
+    each compared with the same NumPy's baseline and, if given, with the ``reference`` build."""
     want = (machine, workload, size, "threads")
     keys = [k for k in data.runs if (k.machine, k.workload, k.size, k.mode) == want]
     workers = sorted({k.workers for k in keys if k.workers > 1})
@@ -64,29 +77,37 @@ def table(data: Data, machine: str, workload: str, size: int) -> list[str]:
                   key=lambda t: (_version_key(t[0]), t[1] != BASELINE, t[1]))
     if not workers or not rows:
         return []
+    if reference and reference not in rows:
+        reference = None  # not measured in this group
+    ref_name = f"{reference[1]}@{reference[0]}" if reference else ""
     head = ["NumPy", "variant", "processes", "1 thread: ns/call", "ns/call / baseline"]
+    head += [f"ns/call / {ref_name}"] if reference else []
     for n in workers:
-        head += [f"t1/t{n}", f"t1/t{n} / baseline"]
+        head += [f"t1/t{n}", f"t1/t{n} / baseline"] + ([f"t1/t{n} / {ref_name}"] if reference else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for numpy, variant in rows:
         key = next(k for k in keys if (k.numpy, k.variant, k.workers) == (numpy, variant, 1))
         base = replace(key, variant=BASELINE)
         ns, base_ns = ns_per_call(data, key), ns_per_call(data, base)
+        ref = replace(key, numpy=reference[0], variant=reference[1]) if reference else None
+        is_ref = (numpy, variant) == reference
         row = [numpy, variant, str(len(ns)), _cell(ns, 0), _compare(ns, base_ns, variant == BASELINE)]
+        row += [_compare(ns, ns_per_call(data, ref), is_ref)] if ref else []
         for n in workers:
             eff = efficiencies(data, replace(key, workers=n))
             row += [_cell(eff, 2), _compare(eff, efficiencies(data, replace(base, workers=n)),
                                             variant == BASELINE)]
+            row += [_compare(eff, efficiencies(data, replace(ref, workers=n)), is_ref)] if ref else []
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
 
-def section(data: Data) -> list[str]:
+def section(data: Data, reference: tuple[str, str] | None = None) -> list[str]:
     """The markdown section: one table per machine, workload and size that has threaded runs."""
     groups = sorted({(k.machine, k.workload, k.size) for k in data.runs if k.mode == "threads"})
     md: list[str] = []
     for machine, workload, size in groups:
-        lines = table(data, machine, workload, size)
+        lines = table(data, machine, workload, size, reference)
         if lines:
             md += [f"### {workload}, n = {size} ({machine})", "", *lines, ""]
     if not md:
@@ -96,5 +117,7 @@ def section(data: Data) -> list[str]:
             "0.50 is fully serialised; t1 and tN come from the same process, and the cells give the "
             "median [interquartile range] over processes. `/ baseline` compares with the unpatched "
             "build of the same NumPy (ratio of medians; **bold** when Mann-Whitney p < "
-            f"{ALPHA}). Measure other NumPy versions in the same run with `--variants baseline@2.2.6`.",
+            f"{ALPHA}); `--reference VARIANT@NUMPY` adds the same comparison with one chosen build, "
+            "e.g. upstream 2.2.6. Measure other NumPy versions in the same run with "
+            "`--variants baseline@2.2.6`.",
             "", *md]

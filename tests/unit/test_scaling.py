@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from lockswap import report, scaling
+from lockswap.errors import ConfigError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "bench"
 
@@ -64,3 +65,20 @@ def test_table_orders_versions_and_compares_with_the_same_numpys_baseline(tmp_pa
     assert rows[2].split("|")[5].strip() == "-"  # a baseline is not compared with itself
     md = "\n".join(scaling.section(data))
     assert "## Thread scaling t1/tN" in md and f"### add, n = 100 ({machine})" in md
+
+
+def test_reference_column_compares_every_row_with_one_chosen_build(tmp_path):
+    data = report.load([_doc_with_other_numpy(tmp_path)])
+    machine = next(iter(data.machines))
+    lines = scaling.table(data, machine, "add", 100, scaling.parse_reference("baseline@2.2.6"))
+    head = [c.strip() for c in lines[0].split("|")[1:-1]]
+    assert "t1/t2 / baseline@2.2.6" in head and "ns/call / baseline@2.2.6" in head
+    col = head.index("t1/t2 / baseline@2.2.6")
+    rows = {tuple(c.strip() for c in r.split("|")[1:3]): [c.strip() for c in r.split("|")[1:-1]]
+            for r in lines[2:]}
+    assert rows["2.2.6", "baseline"][col] == "-"  # the reference itself
+    assert rows["2.1.3", "baseline"][col] != "-"
+    # a reference that was not measured adds no columns
+    assert "@9.9" not in "\n".join(scaling.table(data, machine, "add", 100, ("9.9", "baseline")))
+    with pytest.raises(ConfigError, match="expected VARIANT@NUMPY"):
+        scaling.parse_reference("baseline")
