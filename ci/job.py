@@ -6,7 +6,10 @@ plan of nox sessions, all given the same free-threaded interpreter through ``LOC
 
     build-<variant>  -- --numpy V                   the wheel, into dist/
     test-<variant>   -- --numpy V --suite S         test verdict JSON, into results/
-    bench            -- --numpy V --variants X      scaling JSON, into results/ (with --bench on)
+    bench            -- --numpy V --variants baseline,X   scaling JSON, into results/ (--bench on)
+
+The benchmark measures baseline next to the variant, interleaved in the same job: jobs run on
+different machines, so a ratio to baseline is only meaningful within one job.
 
 A failed build skips the rest; a failed test still runs the benchmark. The exit code is 1 if any
 step failed.
@@ -29,6 +32,7 @@ from ci.matrix import DEFAULT_BENCH, DEFAULT_SUITE, Cell, parse_bool
 from lockswap import interpreter, log
 from lockswap import manifest as manifest_mod
 from lockswap.errors import ConfigError, InterpreterError
+from lockswap.manifest import BASELINE
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,8 @@ def plan(variant: str, numpy: str, suite: str, bench: bool) -> list[Step]:
         Step("test", f"test-{variant}", ("--numpy", numpy, "--suite", suite)),
     ]
     if bench:
-        steps.append(Step("bench", "bench", ("--numpy", numpy, "--variants", variant)))
+        variants = BASELINE if variant == BASELINE else f"{BASELINE},{variant}"
+        steps.append(Step("bench", "bench", ("--numpy", numpy, "--variants", variants)))
     return steps
 
 

@@ -17,10 +17,11 @@ def test_plan_is_build_test_bench_with_the_same_numpy():
     assert [(s.session, s.args) for s in steps] == [
         ("build-x", ("--numpy", "2.5.5")),
         ("test-x", ("--numpy", "2.5.5", "--suite", "threads")),
-        ("bench", ("--numpy", "2.5.5", "--variants", "x")),
+        ("bench", ("--numpy", "2.5.5", "--variants", "baseline,x")),  # same machine: a fair ratio
     ]
     assert steps[0].command("py")[:5] == ["py", "-m", "nox", "-s", "build-x"]
     assert [s.name for s in job.plan("x", "2.5.5", "quick", bench=False)] == ["build", "test"]
+    assert job.plan("baseline", "2.5.5", "quick", bench=True)[-1].args[-1] == "baseline"
 
 
 def test_dry_run_prints_the_sessions(capsys):
