@@ -43,6 +43,7 @@ def test_quick_bench_and_report(tmp_path, monkeypatch):
     assert cli.main(["report", str(out), "--output-dir", str(report_dir)]) == 0
     md = (report_dir / "report.md").read_text()
     assert "rwlock / baseline" in md
+    assert "## Thread scaling t1/tN" in md and "| 2.1.3 | rwlock |" in md
     pngs = sorted(report_dir.glob("*.png"))
     assert len(pngs) == 2 * len(doc["workloads"])  # throughput and vs-baseline per workload
     for png in pngs:
@@ -50,3 +51,32 @@ def test_quick_bench_and_report(tmp_path, monkeypatch):
         pixels = image.imread(png)
         assert pixels.shape[0] > 100 and pixels.shape[1] > 100 and pixels.std() > 0  # not blank
         assert f"]({png.name})" in md
+
+
+OTHER = "2.5.5"
+
+
+@pytest.mark.e2e
+def test_another_numpy_version_in_the_same_run(tmp_path, monkeypatch):
+    """`--variants baseline,baseline@2.5.5`: two NumPy versions interleaved, compared per process."""
+    if OTHER not in manifest.default().numpy:
+        pytest.skip(f"NumPy {OTHER} is not in patches/manifest.toml")
+    monkeypatch.setenv("LOCKSWAP_DIST", str(tmp_path / "dist"))
+    monkeypatch.setenv("LOCKSWAP_RESULTS", str(tmp_path / "results"))
+    out = tmp_path / "results" / "two.json"
+    assert cli.main(["bench", "--numpy", NUMPY, "--variants", f"baseline,baseline@{OTHER}",
+                     "--workloads", "add", "--sizes", "1", "--workers", "1,2", "--modes", "threads",
+                     "--repeats", "3", "--target-seconds", "0.02", "--output", str(out)]) == 0
+    doc = schema.load(out)
+    assert {k: v["worker"]["numpy_version"] for k, v in doc["variants"].items()} == {
+        "baseline": NUMPY, f"baseline@{OTHER}": OTHER}
+    assert doc["variants"][f"baseline@{OTHER}"]["variant"] == "baseline"
+    assert len(doc["measurements"]) == 2 * 2 * 3  # builds x worker counts x repeats
+
+    pytest.importorskip("matplotlib")
+    report_dir = tmp_path / "report"
+    assert cli.main(["report", str(out), "--reference", f"baseline@{OTHER}",
+                     "--output-dir", str(report_dir)]) == 0
+    md = (report_dir / "report.md").read_text()
+    assert f"| {NUMPY} | baseline | 3 |" in md and f"| {OTHER} | baseline | 3 |" in md
+    assert f"t1/t2 / baseline@{OTHER}" in md
