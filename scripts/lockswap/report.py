@@ -18,9 +18,10 @@ from typing import Any
 from . import cli, log, paths, scaling
 from .bench import schema, stats
 from .errors import ConfigError
+from .manifest import BASELINE
 
-BASELINE = "baseline"
-ALPHA = 0.05
+ALPHA = stats.ALPHA
+Ratio = stats.Ratio
 
 
 @dataclass(frozen=True)
@@ -111,21 +112,13 @@ def variants_in(keys: list[Key]) -> list[str]:
     return [BASELINE, *[n for n in names if n != BASELINE]] if BASELINE in names else names
 
 
-@dataclass(frozen=True)
-class Ratio:
-    ratio: float
-    p: float
-    significant: bool
-
-
 def ratio_to_baseline(data: Data, key: Key) -> Ratio | None:
     base = data.samples.get(Key(key.machine, key.numpy, BASELINE, key.workload, key.size, key.mode,
                                 key.workers))
     mine = data.samples.get(key)
     if not base or not mine or key.variant == BASELINE:
         return None
-    test = stats.mann_whitney_u(mine, base)
-    return Ratio(stats.median(mine) / stats.median(base), test.p, test.p < ALPHA)
+    return stats.compare(mine, base)
 
 
 def speedup(data: Data, key: Key) -> float | None:

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from .bench import stats
 from .errors import ConfigError
+from .manifest import BASELINE
 
 if TYPE_CHECKING:
     from .report import Data, Key
 
-BASELINE = "baseline"
-ALPHA = 0.05
+ALPHA = stats.ALPHA
 
 
 def efficiencies(data: Data, key: Key) -> list[float]:
@@ -50,10 +50,9 @@ def _compare(mine: list[float], base: list[float], is_baseline: bool) -> str:
     """Ratio of medians to baseline's, bold when Mann-Whitney p < ALPHA; with its p."""
     if is_baseline or not mine or not base:
         return "-"
-    test = stats.mann_whitney_u(mine, base)
-    ratio = stats.median(mine) / stats.median(base)
-    text = f"{ratio:.3f} (p={test.p:.3f})"
-    return f"**{text}**" if test.p < ALPHA else text
+    r = stats.compare(mine, base)
+    text = f"{r.ratio:.3f} (p={r.p:.3f})"
+    return f"**{text}**" if r.significant else text
 
 
 def parse_reference(text: str | None) -> tuple[str, str] | None:

@@ -121,6 +121,22 @@ def min_p(n1: int, n2: int) -> float:
     return min(1.0, 2 / math.comb(n1 + n2, n1))
 
 
+ALPHA = 0.05  # significance level of every comparison lockswap reports
+
+
+@dataclass(frozen=True)
+class Ratio:
+    ratio: float  # median of the first sample / median of the second
+    p: float  # two-sided Mann-Whitney U p-value
+    significant: bool  # p < ALPHA
+
+
+def compare(x: Sequence[float], y: Sequence[float]) -> Ratio:
+    """``x`` against ``y``: ratio of medians and a two-sided Mann-Whitney U test."""
+    test = mann_whitney_u(x, y)
+    return Ratio(median(x) / median(y), test.p, test.p < ALPHA)
+
+
 def speedup(t1: float, tn: float, workers: int) -> float:
     """Weak-scaling speedup: each of N workers does the work one worker did in ``t1``."""
     return t1 * workers / tn

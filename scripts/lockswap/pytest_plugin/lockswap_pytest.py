@@ -38,16 +38,19 @@ def _set(nodeid: str, outcome: str) -> None:
     _outcomes[nodeid] = outcome
 
 
+def _with_file(nodeid: str, path: str) -> str:
+    """A file outside the rootdir gets node ids without the file part: put its name back."""
+    return os.path.basename(path) + nodeid if nodeid.startswith("::") else nodeid
+
+
 def _key(report: pytest.TestReport) -> str:
-    nodeid = report.nodeid
-    if nodeid.startswith("::"):  # outside the rootdir: pytest drops the file part
-        nodeid = os.path.basename(report.location[0]) + nodeid
+    nodeid = _with_file(report.nodeid, report.location[0])
     count = _calls.get(nodeid, 1)
     return nodeid if count == 1 else f"{nodeid} #{count}"
 
 
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
-    key = os.path.basename(location[0]) + nodeid if nodeid.startswith("::") else nodeid
+    key = _with_file(nodeid, location[0])
     _calls[key] = _calls.get(key, 0) + 1
 
 
