@@ -93,6 +93,8 @@ def _variants(args: argparse.Namespace, spec: str) -> list[Choice]:
             raise ConfigError(f"--variants {item!r}: NumPy {version} is not in the manifest",
                               f"use one of {', '.join(m.numpy)} after the @")
         version = version or spec
+        if version in m.numpy:
+            m.patch_for(name, version)  # no patch for that NumPy: say so before building anything
         label = name if version == spec else f"{name}@{version}"
         choices.setdefault(label, Choice(label, name, version))
     return list(choices.values())
