@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import log, paths
+from .. import log
+
+SHOWN = 12  # failed cells listed on the terminal (all of them are in the results and the report)
 
 
 def report_dir(results: Path) -> Path:
@@ -17,22 +19,18 @@ def report_dir(results: Path) -> Path:
 
 
 def show(results: Path) -> None:
-    """Render the report of ``results`` and print the verdict table."""
+    """Render the report of ``results`` (path printed) and print the verdict table."""
+    from .. import report, verdict  # the results helper's report API (CONTRACT.md)
+
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         log.warn("no report: matplotlib is missing (nox -s bench installs it; or pip install -e '.[report]')")
     else:
-        from .. import report
-
-        out_dir = report_dir(results)
-        with log.step(f"report into {out_dir}"):
-            md, pngs = report.render(report.load([results]), out_dir)
-        log.info(f"report: {md} ({len(pngs)} plots)")
-    from .. import verdict  # the results helper's report API
-
+        md = report.write_report([results], report_dir(results))
+        log.info(f"report: {md}")
     try:
-        table = verdict.verdict_table([results], tests_dir=paths.results_dir())
+        table = verdict.verdict_table([results], tests_dir=results.parent)
     except NotImplementedError as exc:  # a partial checkout: the results are safe, say why no table
         log.warn(f"no verdict table: {exc}")
         return
@@ -44,8 +42,10 @@ def failures_table(failures: list[dict[str, Any]]) -> str:
     row = "  {:<16} {:<12} {:>6} {:<9} {:>7} {:>6}  {:<10} {}"
     lines = [f"{len(failures)} failed cell(s) (recorded under \"failures\" in the results):",
              row.format("target", "workload", "n", "mode", "workers", "repeat", "kind", "error")]
-    for f in failures:
+    for f in failures[:SHOWN]:
         error = (f.get("error") or "").splitlines()[0][:80] if f.get("error") else ""
         lines.append(row.format(f["target"], f["workload"], f["size"], f["mode"], f["workers"],
                                 f["repeat"] + 1, f["kind"], error))
+    if len(failures) > SHOWN:
+        lines.append(f"  ... and {len(failures) - SHOWN} more")
     return "\n".join(lines)

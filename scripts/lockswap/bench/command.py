@@ -148,7 +148,9 @@ def _targets(args: argparse.Namespace, choices: list[Choice]) -> list[runner.Tar
         if not sep:
             raise ConfigError(f"--use-python {item!r}: expected VARIANT=PYTHON",
                               "e.g. baseline=venv/bin/python")
-        given[name] = Path(py)
+        if not Path(py).exists():
+            raise ConfigError(f"--use-python {item!r}: {py} does not exist", "give the path of a python")
+        given[name] = Path(py).absolute()  # the worker runs in another folder; keep a venv's symlink
     targets = []
     for c in choices:
         if c.label in given:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ..errors import CommandError
+
 WORKER = Path(__file__).with_name("worker.py")
 GRACE = 5.0  # seconds between the worker's own stack dump and the kill
 TAIL_LINES = 60
@@ -98,8 +100,12 @@ def run(python: Path, spec: dict[str, Any], timeout: float,
     extra: dict[str, Any] = ({"start_new_session": True} if sys.platform != "win32"
                              else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)})
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
-        p = subprocess.Popen([str(python), str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=err, text=True, env=worker_env(), cwd=tempfile.gettempdir(), **extra)
+        try:
+            p = subprocess.Popen([str(python), str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=err, text=True, env=worker_env(), cwd=tempfile.gettempdir(), **extra)
+        except OSError as exc:
+            raise CommandError(f"cannot start the benchmark worker with {python}: {exc.strerror or exc}",
+                               "is its venv still there? (--resume remakes deleted bench venvs)") from None
         assert p.stdin is not None and p.stdout is not None
         q: queue.Queue[str | None] = queue.Queue()
         reader = threading.Thread(target=_reader, args=(p.stdout, q), daemon=True)
