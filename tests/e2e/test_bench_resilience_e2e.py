@@ -9,14 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from lockswap import manifest
 from lockswap.bench import answer, journal, runner, workloads
 
-from .conftest import REPO
-
+REPO = Path(__file__).resolve().parents[2]
 NUMPY = "2.1.3"
 VARIANTS = ("baseline", "rwlock")
 FIXTURE = REPO / "tests" / "fixtures" / "bench" / "failing_workloads.py"
