@@ -1,7 +1,7 @@
 """``lockswap bench``: build (or reuse) each variant's wheel, give it a venv, run the scaling suite.
 
 Three plans: the default (what a newcomer waits for: the dispatch-bound workloads, threads at every
-worker count up to the cores, 20 fresh processes per build), ``--quick`` (a smoke run) and ``--full``
+worker count up to the cores, 24 fresh processes per build), ``--quick`` (a smoke run) and ``--full``
 (every workload and size, oversubscribed worker counts, processes as the reference). The run itself,
 its journal and ``--resume`` are in ``execute.py``.
 """
@@ -19,11 +19,11 @@ from . import environment, execute, runner, workloads
 
 # The default plan: the dispatch-bound kernels (the tight loop of NumPy issue 27786 at n = 1, the
 # issue's own kernel, scalars), threads only, no oversubscription, many fresh processes: on 2 cores
-# and 7 builds about 10 minutes, and 20 processes per build for every comparison the report makes.
+# and 7 builds about 10 minutes, and 24 processes per build for every comparison the report makes.
 DEFAULT_WORKLOADS = ("add", "issue27786", "scalar")
 DEFAULT_SIZES = (1, 100)
 DEFAULT_MODES = ("threads",)
-DEFAULT_REPEATS = 20
+DEFAULT_REPEATS = 24
 DEFAULT_TARGET_SECONDS = 0.2
 FULL_SIZES = (1, 10, 100, 1000, 10000)
 FULL_REPEATS = 10
