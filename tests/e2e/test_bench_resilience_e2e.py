@@ -29,6 +29,11 @@ def _need_variants() -> None:
         pytest.skip(f"variant(s) {', '.join(missing)} for NumPy {NUMPY} not in patches/manifest.toml")
 
 
+def _sigint_default() -> None:
+    """Let the child take SIGINT as Ctrl-C even when this test runs where SIGINT is ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cells(doc):
     return [runner.key_of(r) for r in [*doc["measurements"], *doc["failures"]]]
 
@@ -75,7 +80,8 @@ def test_sigint_part_way_then_resume_measures_every_cell_exactly_once(lockswap):
                  "--sizes", "1", "--workers", "1", "--modes", "threads", "--repeats", "1",
                  "--target-seconds", "0.01", "--no-report", "--output", str(lockswap.results / "warm.json"))
     p = subprocess.Popen([sys.executable, "-m", "lockswap", *args], cwd=REPO, env=lockswap.env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         preexec_fn=_sigint_default)
     jpath = journal.path_for(out)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and p.poll() is None:

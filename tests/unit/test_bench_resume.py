@@ -19,6 +19,11 @@ from lockswap.bench import environment, execute, journal, runner
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _sigint_default() -> None:
+    """Let the child take SIGINT as Ctrl-C even when this test runs where SIGINT is ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cells(doc):
     return [runner.key_of(m) for m in [*doc["measurements"], *doc["failures"]]]
 
@@ -32,7 +37,8 @@ def test_interrupted_run_keeps_its_cells_and_resume_finishes_each_exactly_once(t
     args = argv(out, "--workloads", "add,scalar", "--workers", "1,2", "--repeats", "6",
                 "--target-seconds", "0.1", variants=("baseline", "rwlock"))
     p = subprocess.Popen([*cmd, *args], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+                         text=True,
+                         preexec_fn=_sigint_default)
     jpath = journal.path_for(out)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and p.poll() is None:
