@@ -102,6 +102,11 @@ def test_worker_runs_every_workload_in_threads(tmp_path):
         cell = runner.Cell(w, 10, "threads", 2).spec(0, 50)
         spans = worker.run_threads({**cell, "timeout": None})
         assert len(spans) == 2 and all(t1 >= t0 for t0, t1 in spans)
+    # lockswap.contention loads the worker too: calibrate gives iterations, calibrate_timed also s/call
+    add = runner.Cell(workloads.get("add"), 10, "threads", 1).spec(0, 1)
+    assert isinstance(worker.calibrate(add, 0.001), int)
+    iterations, per_call = worker.calibrate_timed(add, 0.001)
+    assert iterations >= 1 and 0 < per_call < 1
     env = worker.environment()
     assert {"gil_enabled", "free_threaded", "numpy_version", "python_build"} <= set(env)
     json.dumps(env)

@@ -70,7 +70,7 @@ def build_run(setup, kernel):
     return ns["_run"]
 
 
-class CellError(Exception):
+class CellError(RuntimeError):
     """A cell failed: ``error`` (one line) and ``tb`` (the traceback of where it was raised)."""
 
     def __init__(self, error, tb):
@@ -194,6 +194,11 @@ def _nothing():
 
 
 def calibrate(cell, target):
+    """Iterations for one worker to run about ``target`` seconds (also used by lockswap.contention)."""
+    return calibrate_timed(cell, target)[0]
+
+
+def calibrate_timed(cell, target):
     """``(iterations, seconds per call)``: iterations for one worker to run about ``target`` seconds."""
     count = 1
     while True:
@@ -265,7 +270,7 @@ def main():
             _arm(cell)
             try:
                 if spec["mode"] == "calibrate":
-                    iterations, per_call = calibrate(cell, spec["target_seconds"])
+                    iterations, per_call = calibrate_timed(cell, spec["target_seconds"])
                     result = {"iterations": iterations, "seconds_per_call": per_call}
                 else:
                     result = _measure(cell, pool)
