@@ -104,8 +104,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Thread-scaling benchmark (-- --numpy V --variants a,b --quick; default: every variant of V)."""
-    lockswap(session, "bench")
+    """Thread-scaling benchmark, then its report and verdict (-- --variants a,b --quick|--full --resume F)."""
+    session.install("-e", ".[report]")
+    # On Ctrl-C lockswap saves what it measured and prints the resume command: give it time to.
+    session.run("python", "-m", "lockswap", "bench", *session.posargs,
+                interrupt_timeout=30, terminate_timeout=10)
 
 
 @nox.session

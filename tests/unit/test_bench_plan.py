@@ -32,19 +32,49 @@ def test_unknown_workload_is_one_clear_message():
     assert "issue27786" in err.value.hint
 
 
-def test_default_and_quick_plans(monkeypatch):
-    monkeypatch.setattr(runner.environment, "usable_cores", lambda: 2)
+def test_default_quick_and_full_plans(monkeypatch):
+    monkeypatch.setattr(command.environment, "usable_cores", lambda: 2)
     plan = command.make_plan(parse())
-    assert plan.workers == (1, 2, 4, 8) and plan.sizes == (10, 100, 1000, 10000) and plan.repeats == 5
+    # the default: dispatch-bound kernels, threads, no oversubscription, many fresh processes
+    assert [w.name for w in plan.workloads] == ["add", "issue27786", "scalar"]
+    assert plan.workers == (1, 2) and plan.sizes == (1, 100) and plan.modes == ("threads",)
+    assert plan.repeats >= 10  # enough processes per cell for the report's statistics
+    assert len(runner.cells_of(plan)) == (2 + 2 + 1) * 2
     quick = command.make_plan(parse("--quick"))
     assert quick.workers == (1, 2, 4) and quick.sizes == (10, 1000) and quick.repeats == 4
     cells = runner.cells_of(quick)
     # issue27786 and add: 2 sizes; scalar and mix: their fixed size
     assert len(cells) == (2 + 2 + 1 + 1) * 2 * 3
+    full = command.make_plan(parse("--full"))
+    assert full.workers == (1, 2, 4, 8) and full.modes == ("threads", "processes") and full.full
+    assert {w.name for w in full.workloads} == set(workloads.REGISTRY)
+    with pytest.raises(SystemExit):
+        parse("--quick", "--full")
     with pytest.raises(ConfigError, match="unknown mode"):
         command.make_plan(parse("--modes", "fibers"))
     with pytest.raises(ConfigError, match="positive integers"):
         command.make_plan(parse("--workers", "0,2"))
+
+
+def test_default_workers_never_oversubscribe():
+    assert runner.scaling_workers(1) == (1,)
+    assert runner.scaling_workers(2) == (1, 2)
+    assert runner.scaling_workers(6) == (1, 2, 4, 6)
+    assert runner.scaling_workers(16) == (1, 2, 4, 8, 16)
+    assert runner.default_workers(2) == (1, 2, 4, 8)
+
+
+def test_test_only_workloads_are_never_in_a_default_list(monkeypatch):
+    from pathlib import Path
+
+    fixture = Path(__file__).parents[1] / "fixtures" / "bench" / "failing_workloads.py"
+    monkeypatch.setenv(workloads.EXTRA_ENV, str(fixture))
+    assert workloads.get("fails_in_rwlock").name == "fails_in_rwlock"
+    assert "fails_in_rwlock" not in {w.name for w in workloads.select(None)}
+    assert "fails_in_rwlock" not in {w.name for w in command.make_plan(parse("--full")).workloads}
+    monkeypatch.delenv(workloads.EXTRA_ENV)
+    with pytest.raises(ConfigError, match="unknown workload"):
+        workloads.get("fails_in_rwlock")
 
 
 def test_unknown_variant_is_refused_before_any_build(capsys):
@@ -70,8 +100,13 @@ def test_worker_runs_every_workload_in_threads(tmp_path):
         sys.path.pop(0)
     for w in workloads.REGISTRY.values():
         cell = runner.Cell(w, 10, "threads", 2).spec(0, 50)
-        spans = worker.run_threads(cell)
+        spans = worker.run_threads({**cell, "timeout": None})
         assert len(spans) == 2 and all(t1 >= t0 for t0, t1 in spans)
+    # lockswap.contention loads the worker too: calibrate gives iterations, calibrate_timed also s/call
+    add = runner.Cell(workloads.get("add"), 10, "threads", 1).spec(0, 1)
+    assert isinstance(worker.calibrate(add, 0.001), int)
+    iterations, per_call = worker.calibrate_timed(add, 0.001)
+    assert iterations >= 1 and 0 < per_call < 1
     env = worker.environment()
     assert {"gil_enabled", "free_threaded", "numpy_version", "python_build"} <= set(env)
     json.dumps(env)

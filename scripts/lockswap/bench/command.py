@@ -1,20 +1,36 @@
-"""``lockswap bench``: build (or reuse) each variant's wheel, give it a venv, run the scaling suite."""
+"""``lockswap bench``: build (or reuse) each variant's wheel, give it a venv, run the scaling suite.
+
+Three plans: the default (what a newcomer waits for: the dispatch-bound workloads, threads at every
+worker count up to the cores, 24 fresh processes per build), ``--quick`` (a smoke run) and ``--full``
+(every workload and size, oversubscribed worker counts, processes as the reference). The run itself,
+its journal and ``--resume`` are in ``execute.py``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import cli, log, manifest, paths, venvs
 from ..errors import ConfigError
-from . import environment, runner, schema, workloads
+from . import environment, execute, runner, workloads
 
-DEFAULT_SIZES = (10, 100, 1000, 10000)
+# The default plan: the dispatch-bound kernels (the tight loop of NumPy issue 27786 at n = 1, the
+# issue's own kernel, scalars), threads only, no oversubscription, many fresh processes: on 2 cores
+# and 7 builds about 10 minutes, and 24 processes per build for every comparison the report makes.
+DEFAULT_WORKLOADS = ("add", "issue27786", "scalar")
+DEFAULT_SIZES = (1, 100)
+DEFAULT_MODES = ("threads",)
+DEFAULT_REPEATS = 24
+DEFAULT_TARGET_SECONDS = 0.2
+FULL_SIZES = (1, 10, 100, 1000, 10000)
+FULL_REPEATS = 10
 QUICK_SIZES = (10, 1000)
-BENCH_REQUIREMENTS = ("threadpoolctl",)
+BENCH_REQUIREMENTS = runner.BENCH_REQUIREMENTS
+PLAN_OPTIONS = ("workloads", "sizes", "workers", "modes", "repeats", "target_seconds", "quick", "full",
+                "timeout")
 
 
 def _ints(text: str, what: str) -> tuple[int, ...]:
@@ -32,40 +48,65 @@ def add_args(p: argparse.ArgumentParser) -> None:
     cli.add_numpy_arg(p)
     p.add_argument("--variants", help="comma-separated; VARIANT@NUMPY measures another NumPy version in the "
                    "same run, e.g. baseline,rwlock,baseline@2.2.6 (default: every variant of --numpy)")
-    p.add_argument("--workloads", help=f"comma-separated from {', '.join(workloads.REGISTRY)} (default: all)")
-    p.add_argument("--sizes", help="array sizes in elements (default: 10,100,1000,10000)")
-    p.add_argument("--workers", help="worker counts (default: 1..cores, 2x and 4x cores)")
-    p.add_argument("--modes", default="threads,processes", help="threads,processes (processes = reference)")
-    p.add_argument("--repeats", type=int, help="fresh-process repeats per variant (default 5, quick 4)")
+    p.add_argument("--workloads", help=f"comma-separated from {', '.join(workloads.REGISTRY)} (default: "
+                   f"{','.join(DEFAULT_WORKLOADS)}; --quick/--full: all)")
+    p.add_argument("--sizes", help=f"array sizes in elements (default: {','.join(map(str, DEFAULT_SIZES))}; "
+                   f"--full: {','.join(map(str, FULL_SIZES))})")
+    p.add_argument("--workers", help="worker counts (default: powers of two up to the cores, and the cores; "
+                   "--full: 1..cores, 2x and 4x cores)")
+    p.add_argument("--modes", help="threads,processes (default: threads; --quick/--full: both, processes "
+                   "being the reference)")
+    p.add_argument("--repeats", type=int, help=f"fresh-process repeats per variant (default "
+                   f"{DEFAULT_REPEATS}, --full {FULL_REPEATS}, --quick 4)")
     p.add_argument("--target-seconds", type=float,
-                   help="work per worker per measurement, in seconds of one worker (default 0.2, quick 0.02)")
-    p.add_argument("--quick", action="store_true", help="few sizes, workers and repeats: about a minute")
+                   help=f"work per worker per measurement, in seconds of one worker (default "
+                        f"{DEFAULT_TARGET_SECONDS}, quick 0.02)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="few sizes, workers and repeats: about a minute")
+    size.add_argument("--full", action="store_true", help="the long plan: every workload, size and mode, "
+                      "oversubscribed worker counts (an hour or more)")
+    p.add_argument("--timeout", type=float, help="seconds a worker may go without finishing a cell before "
+                   "it is killed and the cell recorded as failed (default: derived from the calibration)")
     p.add_argument("--allow-gil", action="store_true", help="measure even if the GIL is enabled")
     p.add_argument("--use-python", action="append", default=[], metavar="VARIANT=PYTHON",
                    help="measure an existing environment's Python for VARIANT instead of building "
                         "(development aid; no wheel facts are recorded)")
     p.add_argument("--output", help="results file (default: results/bench-<date>-<host>-<numpy>.json)")
+    p.add_argument("--resume", metavar="FILE", help="finish the interrupted run of FILE "
+                   "(results/bench-*.json) with its plan and wheels")
+    p.add_argument("--no-report", action="store_true", help="do not render the report and the verdict table "
+                   "at the end")
 
 
 def make_plan(args: argparse.Namespace) -> runner.Plan:
     cores = environment.usable_cores()
-    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    quick, full = bool(args.quick), bool(getattr(args, "full", False))
+    default_modes = DEFAULT_MODES if not (quick or full) else runner.MODES
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip()) if args.modes else default_modes
     bad = [m for m in modes if m not in runner.MODES]
     if bad or not modes:
         raise ConfigError(f"unknown mode {', '.join(bad) or '(none)'}", f"use {','.join(runner.MODES)}")
-    quick = bool(args.quick)
-    repeats = args.repeats if args.repeats is not None else (4 if quick else 5)
+    repeats = args.repeats if args.repeats is not None else (4 if quick else FULL_REPEATS if full
+                                                             else DEFAULT_REPEATS)
     if repeats < 1:
-        raise ConfigError("--repeats must be at least 1", "use 5 (the default) or more")
+        raise ConfigError("--repeats must be at least 1", f"use {DEFAULT_REPEATS} (the default) or more")
     if args.workers:
         workers = _ints(args.workers, "workers")
+    elif quick:
+        workers = (1, cores, 2 * cores)
     else:
-        workers = (1, cores, 2 * cores) if quick else runner.default_workers(cores)
+        workers = runner.default_workers(cores) if full else runner.scaling_workers(cores)
+    sizes = QUICK_SIZES if quick else FULL_SIZES if full else DEFAULT_SIZES
+    timeout = getattr(args, "timeout", None)
+    if timeout is not None and timeout <= 0:
+        raise ConfigError("--timeout must be positive", "e.g. --timeout 120 (seconds)")
+    names = args.workloads or (None if quick or full else ",".join(DEFAULT_WORKLOADS))
     return runner.Plan(
-        workloads=workloads.select(args.workloads),
-        sizes=_ints(args.sizes, "sizes") if args.sizes else (QUICK_SIZES if quick else DEFAULT_SIZES),
+        workloads=workloads.select(names),
+        sizes=_ints(args.sizes, "sizes") if args.sizes else sizes,
         workers=tuple(sorted(set(workers))), modes=modes, repeats=repeats,
-        target_seconds=args.target_seconds or (0.02 if quick else 0.2), quick=quick,
+        target_seconds=args.target_seconds or (0.02 if quick else DEFAULT_TARGET_SECONDS), quick=quick,
+        full=full, timeout=timeout,
     )
 
 
@@ -107,12 +148,14 @@ def _targets(args: argparse.Namespace, choices: list[Choice]) -> list[runner.Tar
         if not sep:
             raise ConfigError(f"--use-python {item!r}: expected VARIANT=PYTHON",
                               "e.g. baseline=venv/bin/python")
-        given[name] = Path(py)
+        if not Path(py).exists():
+            raise ConfigError(f"--use-python {item!r}: {py} does not exist", "give the path of a python")
+        given[name] = Path(py).absolute()  # the worker runs in another folder; keep a venv's symlink
     targets = []
     for c in choices:
         if c.label in given:
             targets.append(runner.Target(c.label, given[c.label], {"source": "existing environment",
-                                                                   "variant": c.variant}))
+                                                                   "variant": c.variant}, c.variant))
             continue
         interp, wheel = cli.build_variant(args, c.variant, c.numpy)
         key = paths.content_key(wheel.key, interp.key, BENCH_REQUIREMENTS)
@@ -121,37 +164,26 @@ def _targets(args: argparse.Namespace, choices: list[Choice]) -> list[runner.Tar
             python = venvs.ensure(interp, venv, [wheel.path, *BENCH_REQUIREMENTS])
         info: dict[str, Any] = {k: v for k, v in wheel.to_json().items() if k != "path"}
         info.update(wheel=wheel.path.name, interpreter=interp.to_json(), variant=c.variant)
-        targets.append(runner.Target(c.label, python, info))
+        targets.append(runner.Target(c.label, python, info, c.variant, wheel.numpy_version))
     return targets
 
 
-def results_path(doc: dict[str, Any]) -> Path:
-    host = re.sub(r"[^A-Za-z0-9.-]+", "-", str(doc["machine"]["hostname"]))[:40]
-    numpy_versions = sorted({str(v.get("worker", {}).get("numpy_version")) for v in doc["variants"].values()})
-    stamp = doc["created"].replace(":", "").replace("-", "")
-    return paths.results_dir() / f"bench-{stamp}-{host}-numpy{'+'.join(numpy_versions)}.json"
+def _given(args: argparse.Namespace, names: tuple[str, ...]) -> bool:
+    return any(getattr(args, n, None) not in (None, False) for n in names)
 
 
 @cli.command("bench", "thread-scaling benchmark of variants: writes results/bench-*.json", add_args)
 def cmd_bench(args: argparse.Namespace) -> int:
+    report = not args.no_report
+    if args.resume:
+        return execute.resume_run(
+            Path(args.resume), given_plan=make_plan(args) if _given(args, PLAN_OPTIONS) else None,
+            given_labels=[c.label for c in _variants(args, cli.numpy_spec(args))]
+            if _given(args, ("variants", "numpy")) else None,
+            allow_gil=args.allow_gil, report=report)
     plan = make_plan(args)
     spec = cli.numpy_spec(args)
     choices = _variants(args, spec)
-    names = [c.label for c in choices]
-    targets = _targets(args, choices)
-    created = environment.utc_now()
-    got = runner.run(plan, targets, allow_gil=args.allow_gil)
-    doc: dict[str, Any] = {
-        "kind": schema.KIND, "schema_version": schema.VERSION, "created": created,
-        "lockswap": environment.lockswap_commit(), "machine": environment.machine(),
-        "plan": {**plan.to_json(), "numpy": spec, "iterations": got["iterations"]},
-        "workloads": {w.name: w.to_json() for w in plan.workloads},
-        "variants": {t.variant: {**t.info, "worker": got["worker_env"].get(t.variant, {})} for t in targets},
-        "measurements": got["measurements"],
-    }
-    out = Path(args.output) if args.output else results_path(doc)
-    paths.atomic_write_text(out, schema.dumps(doc))
-    log.info(f"results: {out}  ({len(doc['measurements'])} measurements)")
-    log.job_summary(f"Benchmark results: `{out.name}` ({', '.join(names)})")
-    print(out)
-    return 0
+    return execute.new_run(plan, spec, [c.label for c in choices], lambda: _targets(args, choices),
+                           output=Path(args.output) if args.output else None, allow_gil=args.allow_gil,
+                           report=report)

@@ -42,8 +42,28 @@ def governors() -> dict[str, str]:
     return found
 
 
+def smt_siblings(cpus: list[int] | None) -> list[list[int]] | None:
+    """The CPUs of ``cpus`` grouped by physical core (SMT siblings together), from /sys; None if unknown."""
+    if not cpus:
+        return None
+    groups: dict[str, list[int]] = {}
+    for cpu in cpus:
+        f = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list")
+        try:
+            groups.setdefault(f.read_text().strip(), []).append(cpu)
+        except OSError:
+            return None
+    return sorted(groups.values())
+
+
+def worker_sha256() -> str:
+    """Identifies the measuring code: the worker script (a resume must use the same)."""
+    return paths.sha256_file(Path(__file__).with_name("worker.py"))
+
+
 def machine() -> dict[str, Any]:
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    siblings = smt_siblings(affinity)
     govs = governors()
     return {
         "hostname": socket.gethostname(),
@@ -51,6 +71,8 @@ def machine() -> dict[str, Any]:
         "logical_cores": os.cpu_count(),
         "usable_cores": usable_cores(),
         "affinity": affinity,
+        "physical_cores": len(siblings) if siblings else None,
+        "smt_siblings": siblings,
         "governor": sorted(set(govs.values())) if govs else None,
         "os": platform.platform(),
         "kernel": platform.release(),

@@ -1,48 +1,57 @@
-"""Run the scaling suite: calibrate, then all variants interleaved round-robin, one process per repeat.
+"""Run the scaling suite: probe, calibrate, then all targets interleaved round-robin, one process per repeat.
 
 The runner never imports the NumPy it measures: it sends a JSON spec to ``worker.py`` running in
-each variant's venv and reads JSON lines back.
+each target's venv and reads JSON lines back (``process.run``).
 
-Order of a run (fair to every variant):
-1. calibration: iterations per (workload, size) so one worker runs ``target_seconds`` (first variant,
-   one thread); the same fixed work is then used for every variant, mode and worker count;
-2. for each repeat r: the cells are shuffled (seed r, same order for every variant) and the
-   variants take turns in an order rotated by r, each in a fresh worker process (its own
+Order of a run (fair to every target):
+1. probe: each target's worker starts once and reports its environment (GIL, NumPy, BLAS) and how
+   long it takes to start; a target that cannot run stops the run before anything is measured;
+2. calibration: iterations per (workload, size) so one worker runs ``target_seconds`` (first target,
+   one thread); the same fixed work is then used for every target, mode and worker count;
+3. for each repeat r: the cells are shuffled (seed r, same order for every target) and the
+   targets take turns in an order rotated by r, each in a fresh worker process (its own
    interpreter: the unit of replication). Workloads marked ``fresh_process`` get a fresh worker
-   process per cell, variants alternating cell by cell.
+   process per cell, targets alternating cell by cell.
+
+A failing cell is a row, not the end: an exception in a cell is reported by the worker and the next
+cell runs; a crash or a hang (no event for ``timeout`` seconds) ends that process, the cell is
+recorded as failed with the stderr tail, and the remaining cells go on in a fresh process.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import shlex
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .. import log
 from ..errors import CommandError, ConfigError
-from . import environment
+from . import estimate, process
 from .workloads import Workload
 
-WORKER = Path(__file__).with_name("worker.py")
+WORKER = process.WORKER
 MODES = ("threads", "processes")
+BENCH_REQUIREMENTS = ("threadpoolctl",)  # installed beside the wheel in each target's venv
+TIMEOUT_FLOOR = 60.0  # seconds: a worker process start on a loaded machine fits in it
+TIMEOUT_FACTOR = 10.0  # times the longest expected cell (all workers serialised)
 
 
 @dataclass(frozen=True)
 class Target:
-    """One variant to measure: the python of its venv and what its wheel is."""
+    """One build to measure: the python of its venv and what its wheel is."""
 
-    variant: str
+    label: str  # unique in the run: the variant, with ``@numpy`` when it is not the run's NumPy
     python: Path
     info: dict[str, Any]  # wheel facts for the results (version, patch sha256, ...)
+    variant: str = ""  # the variant name (default: the label)
+    numpy_version: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.variant or self.label
 
 
 @dataclass(frozen=True)
@@ -55,11 +64,14 @@ class Plan:
     target_seconds: float
     quick: bool = False
     seed: int = 0
+    full: bool = False
+    timeout: float | None = None  # per worker process without progress; None: derived from calibration
 
     def to_json(self) -> dict[str, Any]:
         return {"workloads": [w.name for w in self.workloads], "sizes": list(self.sizes),
                 "workers": list(self.workers), "modes": list(self.modes), "repeats": self.repeats,
-                "target_seconds": self.target_seconds, "quick": self.quick, "seed": self.seed,
+                "target_seconds": self.target_seconds, "quick": self.quick, "full": self.full,
+                "seed": self.seed, "timeout": self.timeout,
                 "order": "calibrate once; per repeat: cells shuffled, variants round-robin, fresh process"}
 
 
@@ -76,8 +88,53 @@ class Cell:
                 "iterations": iterations, "warmup": self.workload.warmup}
 
 
+@dataclass(frozen=True)
+class Calibration:
+    iterations: dict[tuple[str, int], int]
+    per_call: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"iterations": {f"{w}:{n}": v for (w, n), v in self.iterations.items()},
+                "seconds_per_call": {f"{w}:{n}": v for (w, n), v in self.per_call.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Calibration:
+        def keyed(d: dict[str, Any]) -> dict[tuple[str, int], Any]:
+            return {(k.rpartition(":")[0], int(k.rpartition(":")[2])): v for k, v in d.items()}
+
+        return cls({k: int(v) for k, v in keyed(data["iterations"]).items()},
+                   {k: float(v) for k, v in keyed(data.get("seconds_per_call", {})).items()})
+
+
+class Sink(Protocol):
+    def measurement(self, record: dict[str, Any]) -> None: ...
+
+    def failure(self, record: dict[str, Any]) -> None: ...
+
+
+CellKey = tuple[str, str, int, str, int, int]  # target, workload, size, mode, workers, repeat
+
+
+def key_of(record: dict[str, Any]) -> CellKey:
+    """The cell a measurement or failure record is of."""
+    target = record.get("target", record.get("variant"))
+    return (str(target), str(record["workload"]), int(record["size"]), str(record["mode"]),
+            int(record["workers"]), int(record["repeat"]))
+
+
 def default_workers(cores: int) -> tuple[int, ...]:
+    """The long plan's worker counts: every count up to the cores, then 2x and 4x oversubscribed."""
     return (*range(1, cores + 1), 2 * cores, 4 * cores)
+
+
+def scaling_workers(cores: int) -> tuple[int, ...]:
+    """The default plan's worker counts: powers of two up to the cores, and the cores; never more."""
+    counts = {cores}
+    k = 1
+    while k < cores:
+        counts.add(k)
+        k *= 2
+    return tuple(sorted(counts))
 
 
 def cells_of(plan: Plan) -> list[Cell]:
@@ -85,149 +142,218 @@ def cells_of(plan: Plan) -> list[Cell]:
             for mode in plan.modes for k in plan.workers]
 
 
-class Progress:
-    """A plain-text progress bar with time left, on stderr; periodic lines on GitHub Actions."""
+@dataclass(frozen=True)
+class Slot:
+    """One worker process of the schedule: a target's cells of one repeat."""
 
-    def __init__(self, total: float, title: str) -> None:
-        self.total, self.title, self.done = max(total, 1e-9), title, 0.0
-        self.start = self.last = time.monotonic()
-        self.tty = sys.stderr.isatty() and not log.on_github()
-
-    def advance(self, amount: float, note: str = "") -> None:
-        self.done = min(self.total, self.done + amount)
-        now = time.monotonic()
-        if not self.tty and now - self.last < 15 and self.done < self.total:
-            return
-        self.last = now
-        frac = self.done / self.total
-        elapsed = now - self.start
-        left = elapsed / frac - elapsed if frac > 0 else 0.0
-        bar = "#" * int(30 * frac) + "-" * (30 - int(30 * frac))
-        line = (f"{self.title} [{bar}] {100 * frac:5.1f}%  {log.format_seconds(elapsed)} elapsed, "
-                f"~{log.format_seconds(left)} left  {note}")
-        if self.tty:
-            sys.stderr.write("\r" + line[:150].ljust(150))
-            sys.stderr.flush()
-        else:
-            log.info(line)
-
-    def close(self) -> None:
-        if self.tty:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+    target: Target
+    repeat: int
+    ids: tuple[int, ...]
 
 
-def worker_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
-        env[var] = "1"
-    return env
+def schedule(plan: Plan, targets: Sequence[Target], done: Iterable[CellKey] = ()) -> list[Slot]:
+    """Every worker process of the run in order, without the cells already ``done`` (a resume)."""
+    cells = cells_of(plan)
+    finished = set(done)
+    fresh = [i for i, c in enumerate(cells) if c.workload.fresh_process]
+    shared = [i for i, c in enumerate(cells) if not c.workload.fresh_process]
+    slots: list[Slot] = []
+
+    def todo(t: Target, r: int, ids: list[int]) -> tuple[int, ...]:
+        return tuple(i for i in ids if (t.label, cells[i].workload.name, cells[i].size, cells[i].mode,
+                                        cells[i].workers, r) not in finished)
+
+    for repeat in range(plan.repeats):
+        rng = random.Random(plan.seed * 1000 + repeat)
+        order = [*targets[repeat % len(targets):], *targets[:repeat % len(targets)]]
+        ids = list(shared)
+        rng.shuffle(ids)
+        slots += [Slot(t, repeat, todo(t, repeat, ids)) for t in order]
+        fresh_ids = list(fresh)
+        rng.shuffle(fresh_ids)
+        for k, i in enumerate(fresh_ids):
+            turn = order[k % len(order):] + order[:k % len(order)]
+            slots += [Slot(t, repeat, todo(t, repeat, [i])) for t in turn]
+    return [s for s in slots if s.ids]
 
 
-def run_worker(python: Path, spec: dict[str, Any], on_cell: Callable[[dict[str, Any]], None]
-               ) -> dict[str, Any]:
-    """Run the worker with ``spec``; call ``on_cell`` per result line; return its environment."""
-    cmd = [str(python), str(WORKER)]
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as err:
-        # Popen rather than proc.run: the results stream in line by line to drive the progress bar.
-        with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
-                              env=worker_env(), cwd=tempfile.gettempdir()) as p:
-            assert p.stdin is not None and p.stdout is not None
-            p.stdin.write(json.dumps(spec))
-            p.stdin.close()
-            env: dict[str, Any] | None = None
-            for line in p.stdout:
-                msg = json.loads(line)
-                if msg.pop("event") == "cell":
-                    on_cell(msg)
-                else:
-                    env = msg
-        err.seek(0)
-        tail = "\n".join(err.read().splitlines()[-30:])
-    if p.returncode != 0 or env is None:
-        raise CommandError(f"benchmark worker failed (exit {p.returncode}): {shlex.join(cmd)}",
-                           "the worker's output is below; run with a single --workloads to narrow it",
-                           output_tail=tail)
-    return env
+def _cell_cost(plan: Plan, cell: Cell, cores: int, calibration: Calibration | None) -> float:
+    k = (cell.workload.name, cell.size)
+    per_call = calibration.per_call.get(k) if calibration else None
+    iters = calibration.iterations.get(k) if calibration else None
+    return estimate.cell_seconds(plan.target_seconds, cell.workers, cell.workload.warmup, cores, per_call,
+                                 iters)
 
 
-def check_env(variant: str, env: dict[str, Any], allow_gil: bool) -> None:
+def _slot_cost(plan: Plan, cells: list[Cell], slot: Slot, cores: int, startup: float,
+               calibration: Calibration | None) -> float:
+    pool = max((cells[i].workers for i in slot.ids if cells[i].mode == "processes"), default=0)
+    costs = [_cell_cost(plan, cells[i], cores, calibration) for i in slot.ids]
+    return estimate.process_seconds(startup, costs, pool, cores)
+
+
+def estimate_seconds(plan: Plan, targets: Sequence[Target], cores: int, *, startup: float,
+                     calibration: Calibration | None = None, done: Iterable[CellKey] = (),
+                     with_setup: bool = False) -> float:
+    """Expected seconds of the measurement (``with_setup``: plus probing and calibrating first)."""
+    cells = cells_of(plan)
+    total = sum(_slot_cost(plan, cells, s, cores, startup, calibration)
+                for s in schedule(plan, targets, done))
+    if with_setup:
+        n_keys = len({(c.workload.name, c.size) for c in cells})
+        total += len(targets) * startup + estimate.calibration_seconds(n_keys, plan.target_seconds, startup)
+    return total
+
+
+def derive_timeout(plan: Plan, calibration: Calibration, cores: int) -> float:
+    """Seconds a worker may go without finishing a cell: floor + factor x the longest cell, serialised."""
+    if plan.timeout:
+        return plan.timeout
+    longest = max((_cell_cost(plan, c, 1, calibration) for c in cells_of(plan)), default=plan.target_seconds)
+    return round(TIMEOUT_FLOOR + TIMEOUT_FACTOR * longest, 1)
+
+
+def check_env(label: str, env: dict[str, Any], allow_gil: bool) -> None:
     if env.get("gil_enabled") and not allow_gil:
         why = "this Python is not free-threaded" if not env.get("free_threaded") else \
             "the GIL was enabled at run time (PYTHON_GIL=1, or a module without Py_mod_gil)"
-        raise ConfigError(f"variant {variant!r}: the GIL is enabled in the benchmark worker ({why})",
+        raise ConfigError(f"variant {label!r}: the GIL is enabled in the benchmark worker ({why})",
                           "use a free-threaded interpreter without PYTHON_GIL=1, or pass --allow-gil "
                           "to measure anyway (results are marked gil_enabled)")
 
 
-def calibrate(plan: Plan, target: Target, allow_gil: bool) -> dict[tuple[str, int], float]:
+def _failed(what: str, exit: process.Exit, python: Path) -> CommandError:
+    return CommandError(f"{what}: {exit.describe(TIMEOUT_FLOOR)} ({python} {process.WORKER})",
+                        "the worker's output is below", output_tail=exit.stderr_tail)
+
+
+def probe(target: Target, allow_gil: bool) -> tuple[dict[str, Any], float]:
+    """Start the target's worker once: its environment and how many seconds it took to start."""
+    got: dict[str, Any] = {}
+    start = time.monotonic()
+    exit = process.run(target.python, {"mode": "probe", "cells": []}, 2 * TIMEOUT_FLOOR,
+                       lambda m: got.update(m, seconds=time.monotonic() - start))
+    if not exit.ok or "seconds" not in got:
+        raise _failed(f"the benchmark worker of {target.label} does not start", exit, target.python)
+    startup = float(got.pop("seconds"))
+    got.pop("event", None)
+    check_env(target.label, got, allow_gil)
+    return got, startup
+
+
+def calibrate(plan: Plan, target: Target) -> Calibration:
     """Iterations per (workload, size) for one worker to run about ``plan.target_seconds``."""
     keys = sorted({(c.workload.name, c.size) for c in cells_of(plan)})
     by_name = {w.name: w for w in plan.workloads}
     cells = [Cell(by_name[w], n, "threads", 1).spec(i, 0) for i, (w, n) in enumerate(keys)]
-    got: dict[tuple[str, int], float] = {}
-    spec = {"mode": "calibrate", "target_seconds": plan.target_seconds, "cells": cells}
-    env = run_worker(target.python, spec, lambda m: got.__setitem__(keys[m["id"]], m["iterations"]))
-    check_env(target.variant, env, allow_gil)
-    return got
+    iterations: dict[tuple[str, int], int] = {}
+    per_call: dict[tuple[str, int], float] = {}
+    errors: list[str] = []
+
+    def on_event(m: dict[str, Any]) -> None:
+        if m["event"] == "cell":
+            iterations[keys[m["id"]]] = int(m["iterations"])
+            per_call[keys[m["id"]]] = float(m["seconds_per_call"])
+        elif m["event"] == "error":
+            name, n = keys[m["id"]]
+            errors.append(f"{name} (n={n}): {m['error']}\n{m.get('traceback', '')}")
+
+    spec = {"mode": "calibrate", "target_seconds": plan.target_seconds, "cells": cells,
+            "timeout": TIMEOUT_FLOOR + TIMEOUT_FACTOR * plan.target_seconds}
+    limit = TIMEOUT_FLOOR + 2 * TIMEOUT_FACTOR * plan.target_seconds
+    exit = process.run(target.python, spec, limit, on_event)
+    if errors:
+        raise CommandError(f"calibration on {target.label} failed for {len(errors)} workload size(s)",
+                           "fix the workload (or leave it out with --workloads)",
+                           output_tail=errors[0][-4000:])
+    if not exit.ok or len(iterations) != len(keys):
+        raise _failed(f"calibration on {target.label} failed", exit, target.python)
+    return Calibration(iterations, per_call)
 
 
-def _weight(cell: Cell, plan: Plan, cores: int) -> float:
-    """Estimated seconds of one cell: drives the progress bar's time-left estimate."""
-    return plan.target_seconds * cell.workers / min(cell.workers, cores) * 1.1 + 0.02
+def run(plan: Plan, targets: Sequence[Target], calibration: Calibration, sink: Sink, *, timeout: float,
+        cores: int, startup: float, done: Iterable[CellKey] = (), allow_gil: bool = False) -> int:
+    """Measure every cell of ``plan`` for every target not in ``done``; records go to ``sink``.
 
-
-def run(plan: Plan, targets: Sequence[Target], *, allow_gil: bool = False) -> dict[str, Any]:
-    """Measure every cell of ``plan`` for every target; return the measurements and environments."""
+    Returns the number of failed cells.
+    """
     cells = cells_of(plan)
-    n_keys = len({(c.workload.name, c.size) for c in cells})
-    with log.step(f"calibrate {n_keys} workload sizes on {targets[0].variant} ({len(cells)} cells)"):
-        iterations = calibrate(plan, targets[0], allow_gil)
-    cores = environment.usable_cores()
-    weights = [_weight(c, plan, cores) for c in cells]
-    startup = 1.0  # rough seconds per worker process start (interpreter + NumPy import)
-    fresh = [i for i, c in enumerate(cells) if c.workload.fresh_process]
-    shared = [i for i, c in enumerate(cells) if not c.workload.fresh_process]
-    per_repeat = sum(weights) + startup * (len(fresh) + (1 if shared else 0))
-    progress = Progress(per_repeat * plan.repeats * len(targets), "bench")
-    measurements: list[dict[str, Any]] = []
-    envs: dict[str, dict[str, Any]] = {}
+    slots = schedule(plan, targets, done)
+    costs = {id(s): _slot_cost(plan, cells, s, cores, startup, calibration) for s in slots}
+    progress = estimate.Progress(sum(costs.values()), "bench")
+    failures = 0
 
-    def one_process(target: Target, repeat: int, ids: list[int]) -> None:
-        def on_cell(msg: dict[str, Any]) -> None:
-            c = cells[msg["id"]]
-            iters = int(iterations[c.workload.name, c.size])
-            calls = iters * c.workers
-            measurements.append({
-                "variant": target.variant, "workload": c.workload.name, "size": c.size, "mode": c.mode,
-                "workers": c.workers, "repeat": repeat, "iterations": iters, "calls": calls,
-                "flops": c.workload.flops_per_call(c.size) * calls, "seconds": msg["seconds"],
-                "spans": msg["spans"],
-            })
-            progress.advance(weights[msg["id"]], f"{target.variant} r{repeat + 1}/{plan.repeats}")
+    def record(target: Target, repeat: int, cid: int) -> dict[str, Any]:
+        c = cells[cid]
+        return {"target": target.label, "variant": target.name, "numpy_version": target.numpy_version,
+                "workload": c.workload.name, "size": c.size, "mode": c.mode, "workers": c.workers,
+                "repeat": repeat}
 
-        spec = {"mode": "measure", "cells": [cells[i].spec(i, int(iterations[cells[i].workload.name,
-                                                                             cells[i].size])) for i in ids]}
-        env = run_worker(target.python, spec, on_cell)
-        check_env(target.variant, env, allow_gil)
-        envs.setdefault(target.variant, env)
+    def fail(target: Target, repeat: int, cid: int, kind: str, error: str, tail: str,
+             seconds: float | None) -> None:
+        nonlocal failures
+        failures += 1
+        sink.failure({**record(target, repeat, cid), "kind": kind, "error": error, "stderr_tail": tail,
+                      "seconds": None if seconds is None else round(seconds, 3)})
+        c = cells[cid]
+        log.warn(f"{target.label} {c.workload.name} n={c.size} {c.mode} x{c.workers} repeat {repeat + 1}: "
+                 f"{kind}: {error.splitlines()[0] if error else ''} (recorded; the run goes on)")
+
+    def one_process(slot: Slot) -> None:
+        target, repeat = slot.target, slot.repeat
+        pending = list(slot.ids)
+        while pending:
+            state: dict[str, Any] = {"current": None, "began": 0.0, "progress": False, "crash": None}
+
+            def on_event(m: dict[str, Any], state: dict[str, Any] = state) -> None:
+                ev, cid = m["event"], m.get("id")
+                if ev == "env":
+                    check_env(target.label, m, allow_gil)
+                elif ev == "begin":
+                    state.update(current=cid, began=time.monotonic(), progress=True)
+                elif ev == "cell" and cid in pending:
+                    c = cells[cid]
+                    iters = int(calibration.iterations[c.workload.name, c.size])
+                    calls = iters * c.workers
+                    sink.measurement({**record(target, repeat, cid), "iterations": iters, "calls": calls,
+                                      "flops": c.workload.flops_per_call(c.size) * calls,
+                                      "seconds": m["seconds"], "spans": m["spans"]})
+                    pending.remove(cid)
+                    state["current"] = None
+                    progress.advance(_cell_cost(plan, c, cores, calibration),
+                                     f"{target.label} r{repeat + 1}/{plan.repeats}")
+                elif ev == "error" and cid in pending:
+                    if m.get("kind") == "crash":  # recorded at exit, with the process's stderr
+                        state["crash"] = m.get("error", "")
+                        return
+                    fail(target, repeat, cid, "exception", m.get("error", ""),
+                         str(m.get("traceback", ""))[-process.TAIL_CHARS:], time.monotonic() - state["began"])
+                    pending.remove(cid)
+                    state["current"] = None
+
+            spec = {"mode": "measure", "timeout": timeout, "cells": [
+                cells[i].spec(i, int(calibration.iterations[cells[i].workload.name, cells[i].size]))
+                for i in pending]}
+            exit = process.run(target.python, spec, timeout, on_event)
+            if not pending:
+                break
+            error = exit.describe(timeout)
+            if state["crash"]:
+                error = f"{state['crash']}; {error}"
+            kind = "timeout" if exit.timed_out else "crash"
+            if state["current"] is not None:
+                fail(target, repeat, state["current"], kind, error, exit.stderr_tail,
+                     time.monotonic() - state["began"])
+                pending.remove(state["current"])
+            elif not state["progress"]:  # it never started a cell: the same would happen again
+                for cid in list(pending):
+                    fail(target, repeat, cid, kind, f"before the first cell: {error}", exit.stderr_tail, None)
+                pending.clear()
         progress.advance(startup)
 
     try:
-        for repeat in range(plan.repeats):
-            rng = random.Random(plan.seed * 1000 + repeat)
-            order = [*targets[repeat % len(targets):], *targets[:repeat % len(targets)]]
-            ids = list(shared)
-            rng.shuffle(ids)
-            for target in order:
-                if ids:
-                    one_process(target, repeat, ids)
-            fresh_ids = list(fresh)
-            rng.shuffle(fresh_ids)
-            for k, i in enumerate(fresh_ids):
-                for target in order[k % len(order):] + order[:k % len(order)]:
-                    one_process(target, repeat, [i])
+        for slot in slots:
+            one_process(slot)
     finally:
         progress.close()
-    return {"measurements": measurements, "worker_env": envs, "iterations": {
-        f"{w}:{n}": int(v) for (w, n), v in iterations.items()}}
+    return failures

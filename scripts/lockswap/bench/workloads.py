@@ -15,6 +15,8 @@ holds every lock variant at t1/t2 of about 0.5 on two threads, hiding the dispat
 
 from __future__ import annotations
 
+import os
+import runpy
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -117,17 +119,37 @@ REGISTRY: dict[str, Workload] = {
 }
 
 
-def get(name: str) -> Workload:
+EXTRA_ENV = "LOCKSWAP_BENCH_WORKLOADS"
+
+
+def extra() -> dict[str, Workload]:
+    """Workloads of the Python file named by ``$LOCKSWAP_BENCH_WORKLOADS`` (its ``WORKLOADS`` list).
+
+    For tests (workloads that fail on purpose) and experiments: selectable with ``--workloads``,
+    never part of a default plan.
+    """
+    path = os.environ.get(EXTRA_ENV)
+    if not path:
+        return {}
     try:
-        return REGISTRY[name]
-    except KeyError:
+        found = runpy.run_path(path).get("WORKLOADS", ())
+    except (OSError, SyntaxError) as exc:
+        raise ConfigError(f"{EXTRA_ENV}={path}: cannot load it ({exc})",
+                          "point it to a .py file with a WORKLOADS list") from None
+    return {w.name: w for w in found if isinstance(w, Workload)}
+
+
+def get(name: str) -> Workload:
+    found = REGISTRY.get(name) or extra().get(name)
+    if found is None:
         raise ConfigError(
             f"unknown workload {name!r}", f"choose from: {', '.join(REGISTRY)} (lockswap/bench/workloads.py)"
-        ) from None
+        )
+    return found
 
 
 def select(names: str | None) -> tuple[Workload, ...]:
-    """``"add,mix"`` -> those workloads (all when ``names`` is empty)."""
+    """``"add,mix"`` -> those workloads (all of the registry when ``names`` is empty)."""
     if not names:
         return tuple(REGISTRY.values())
     return tuple(get(n.strip()) for n in names.split(",") if n.strip())
