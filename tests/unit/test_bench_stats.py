@@ -82,3 +82,10 @@ def test_empty_samples_are_an_error():
         stats.mann_whitney_u([], [1.0])
     with pytest.raises(ValueError):
         stats.median([])
+
+
+def test_a_family_counts_a_repeated_comparison_once_but_two_cells_twice():
+    fam = stats.Family()
+    assert fam.compare([1, 2, 3], [4, 5, 6]) == fam.compare([1, 2, 3], [4, 5, 6]) == 0
+    assert fam.compare([1, 2, 3], [4, 5, 6], key="cell a") != fam.compare([1, 2, 3], [4, 5, 6], key="cell b")
+    assert len(fam) == 3

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -147,21 +147,21 @@ def _resample(rng: random.Random, xs: Sequence[float]) -> list[float]:
     return rng.choices(xs, k=len(xs))
 
 
-def bootstrap_median(x: Sequence[float], seed: int = SEED, resamples: int = RESAMPLES) -> Interval:
+def bootstrap_median(x: Sequence[float], seed: int = SEED, resamples: int | None = None) -> Interval:
     """Median of ``x`` (one value per process) with its percentile-bootstrap 95% interval."""
     if not x:
         raise ValueError("bootstrap of no values")
     rng = random.Random(seed)
-    return _percentiles([median(_resample(rng, x)) for _ in range(resamples)], median(x))
+    return _percentiles([median(_resample(rng, x)) for _ in range(resamples or RESAMPLES)], median(x))
 
 
 def bootstrap_ratio(x: Sequence[float], y: Sequence[float], seed: int = SEED,
-                    resamples: int = RESAMPLES) -> Interval:
+                    resamples: int | None = None) -> Interval:
     """median(x) / median(y) with its 95% interval, each sample resampled over its own processes."""
     if not x or not y:
         raise ValueError("bootstrap of no values")
     rng = random.Random(seed)
-    ratios = [median(_resample(rng, x)) / median(_resample(rng, y)) for _ in range(resamples)]
+    ratios = [median(_resample(rng, x)) / median(_resample(rng, y)) for _ in range(resamples or RESAMPLES)]
     return _percentiles(ratios, median(x) / median(y))
 
 
@@ -197,18 +197,25 @@ def compare(x: Sequence[float], y: Sequence[float]) -> Ratio:
 class Family:
     """The comparisons of one report, corrected together (Holm) once all of them are made.
 
-    ``compare`` records a comparison and returns its index; after ``adjust()``, ``p_adjusted`` and
-    ``significant`` answer for that index.
+    ``compare`` records a comparison and returns its index (the same comparison asked twice counts
+    once); after ``adjust()``, ``p_adjusted`` and ``significant`` answer for that index.
     """
 
     def __init__(self) -> None:
         self.ratios: list[Ratio] = []
+        self._seen: dict[Hashable, int] = {}
         self._adjusted: list[float] | None = None
 
-    def compare(self, x: Sequence[float], y: Sequence[float]) -> int:
+    def compare(self, x: Sequence[float], y: Sequence[float], key: Hashable = None) -> int:
+        """Record ``x`` against ``y``; ``key`` names the comparison (default: the values themselves),
+        so two different cells that happen to hold equal numbers still count twice."""
+        key = (tuple(x), tuple(y)) if key is None else key
+        if key in self._seen:
+            return self._seen[key]
         if self._adjusted is not None:
             raise RuntimeError("comparison added after Holm adjustment")
         self.ratios.append(compare(x, y))
+        self._seen[key] = len(self.ratios) - 1
         return len(self.ratios) - 1
 
     def adjust(self) -> None:
