@@ -117,7 +117,8 @@ def _verdict_rows(inputs: Inputs, p: Pool, rows: list[scaling.Row]) -> list[Verd
         if ident not in covered and not any(c[:3] == ident[:3] and "?" in (c[3], t.os) for c in covered):
             covered.add(ident)
             tests, ok = tests_for(inputs.tests, *ident)
-            out.append(VerdictRow("-", t.os, t.python, t.numpy_version, t.variant, tests, ok, "-", 0, None, ()))
+            out.append(VerdictRow("-", t.os, t.python, t.numpy_version, t.variant, tests, ok, "-", 0, None,
+                                  ()))
     return out
 
 

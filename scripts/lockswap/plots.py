@@ -33,7 +33,7 @@ def _save_png(fig: Any, path: Path) -> None:
         raise
 
 
-def _legend(fig: Any, variants: list[str], colors: dict[str, str], styles: list[tuple[str, str]]) -> None:
+def _legend(fig: Any, variants: list[str], colors: dict[str, str], styles: list[tuple[str, Any]]) -> None:
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=colors[v], linewidth=2) for v in variants]
@@ -90,7 +90,8 @@ def plot_group(a: Analysis, machine: str, numpy: str, workload: str, out_dir: Pa
         _workers_axis(ax, workers)
         ax.set_title(f"n = {size}", fontsize=9)
         ax.set_ylabel(f"MFLOPS (median, {stats.LEVEL:.0%} CI)")
-    _legend(fig, variants, colors, [("threads", "-"), ("processes", "--"), ("ideal linear (physical cores)", ":")])
+    _legend(fig, variants, colors,
+            [("threads", "-"), ("processes", "--"), ("ideal linear (physical cores)", ":")])
     fig.suptitle(f"{workload}: throughput vs workers (NumPy {numpy})", fontsize=10)
     fig.tight_layout()
     _save_png(fig, out_dir / f"{stem}-throughput.png")
@@ -103,16 +104,17 @@ def plot_group(a: Analysis, machine: str, numpy: str, workload: str, out_dir: Pa
         for ax, size in zip(axes[0], sizes, strict=True):
             for v in others:
                 for mode in ("threads", "processes"):
-                    pts = sorted((r.key.workers, r.vs_base) for r in rows if r.vs_base is not None
-                                 and (r.key.variant, r.key.size, r.key.mode) == (v, size, mode))
-                    if not pts:
+                    rpts = sorted((r.key.workers, r.vs_base) for r in rows if r.vs_base is not None
+                                  and (r.key.variant, r.key.size, r.key.mode) == (v, size, mode))
+                    if not rpts:
                         continue
-                    ratios = [a.family.ratios[i] for _, i in pts]
-                    xs = [x for x, _ in pts]
+                    ratios = [a.family.ratios[i] for _, i in rpts]
+                    xs = [x for x, _ in rpts]
                     ax.errorbar(xs, [r.ratio for r in ratios],
                                 yerr=[[r.ratio - r.low for r in ratios], [r.high - r.ratio for r in ratios]],
                                 color=colors[v], linestyle=style[mode], marker="o", markersize=3, capsize=2)
-                    sig = [(x, r.ratio) for (x, i), r in zip(pts, ratios, strict=True) if a.family.significant(i)]
+                    sig = [(x, r.ratio) for (x, i), r in zip(rpts, ratios, strict=True)
+                           if a.family.significant(i)]
                     ax.scatter([p[0] for p in sig], [p[1] for p in sig], color=colors[v], s=60,
                                facecolors="none")
             ax.axhline(1.0, color="grey", linewidth=0.8)

@@ -33,7 +33,8 @@ def environment_table(runs: Sequence[BenchRun]) -> list[str]:
         load = f"{m.loadavg_at_start[0]:.2f}" if m.loadavg_at_start else "n/a"
         for t in run.targets.values():
             lines.append(
-                f"| {run.machine_label} | {run.path.name} | {run.created} | {run.os} | {m.usable} ({m.physical}) | "
+                f"| {run.machine_label} | {run.path.name} | {run.created} | {run.os} | "
+                f"{m.usable} ({m.physical}) | "
                 f"{load} | {t.label} | {t.variant} | {t.version} | {t.python} | "
                 f"{'**ENABLED**' if t.gil_enabled else 'disabled'} | {t.patch_sha256[:12] or '-'} | "
                 f"{run.commit[:10]}{' (dirty)' if run.dirty else ''} |")
@@ -53,13 +54,15 @@ def failures_table(runs: Sequence[BenchRun]) -> list[str]:
         return []
     lines = ["## Failed cells", "", "Cells whose worker raised, crashed or timed out; every other cell of "
              "the run was measured.", "",
-             "| machine | target | workload | n | mode | workers | repeat | kind | seconds | error | stderr (last line) |",
+             "| machine | target | workload | n | mode | workers | repeat | kind | seconds | error | "
+             "stderr (last line) |",
              "|" + "---|" * 11]
     for run, f in rows:
         tail = (f.stderr_tail.strip().splitlines() or [""])[-1][:120].replace("|", "\\|")
         error = f.error.strip().replace("\n", " ")[:160].replace("|", "\\|")
         secs = f"{f.seconds:.1f}" if isinstance(f.seconds, (int, float)) else "-"
-        lines.append(f"| {run.machine_label} | {f.target} | {f.workload} | {f.size} | {f.mode} | {f.workers} | "
+        lines.append(f"| {run.machine_label} | {f.target} | {f.workload} | {f.size} | {f.mode} | "
+                     f"{f.workers} | "
                      f"{f.repeat} | {f.kind} | {secs} | {error} | `{tail}` |")
     return [*lines, ""]
 

@@ -101,7 +101,8 @@ class Target:
         return cls(label, str(t["variant"]), str(t["numpy_version"]), w.get("gil_enabled"),
                    short_python(w.get("python") or (t.get("interpreter") or {}).get("version"),
                                 w.get("free_threaded", (t.get("interpreter") or {}).get("free_threaded"))),
-                   str(w.get("numpy_dist_version") or t.get("version") or "?"), str(t.get("patch_sha256") or ""))
+                   str(w.get("numpy_dist_version") or t.get("version") or "?"),
+                   str(t.get("patch_sha256") or ""))
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,8 @@ class BenchRun:
         out = []
         gil = sorted(t.label for t in self.targets.values() if t.gil_enabled)
         if gil:
-            out.append(f"the GIL was enabled in the worker of {', '.join(gil)}: not a free-threaded measurement")
+            out.append(f"the GIL was enabled in the worker of {', '.join(gil)}: "
+                       "not a free-threaded measurement")
         load = self.machine.loadavg_at_start
         if load and load[0] > self.machine.usable:
             out.append(f"load average {load[0]:.1f} at start exceeded the {self.machine.usable} usable CPUs")
@@ -189,9 +191,10 @@ class BenchRun:
         return cls(path, str(doc.get("created") or "?"), str(lk.get("commit") or "?"), bool(lk.get("dirty")),
                    Machine.of(doc["machine"]), doc["plan"], doc["workloads"],
                    {label: Target.of(label, t) for label, t in doc["variants"].items()},
-                   tuple(Measurement(m["target"], m["variant"], m["numpy_version"], m["workload"], int(m["size"]),
-                                     m["mode"], int(m["workers"]), int(m["repeat"]), m.get("iterations"),
-                                     m.get("calls"), float(m["flops"]), float(m["seconds"]))
+                   tuple(Measurement(m["target"], m["variant"], m["numpy_version"], m["workload"],
+                                     int(m["size"]), m["mode"], int(m["workers"]), int(m["repeat"]),
+                                     m.get("iterations"), m.get("calls"), float(m["flops"]),
+                                     float(m["seconds"]))
                          for m in doc["measurements"]),
                    tuple(Failure(**{k: f[k] for k in schema.FAILURE_KEYS}) for f in doc["failures"]),
                    bool(doc["complete"]), CiTag.of(doc))
@@ -218,9 +221,10 @@ class TestVerdict:
 
     @classmethod
     def of(cls, path: Path, doc: dict[str, Any]) -> TestVerdict:
-        return cls(path, str(doc["variant"]), str(doc["numpy_version"]), str(doc["python"]), str(doc["suite"]),
-                   dict(doc["counts"]), tuple(doc.get("failing") or ()), str(doc.get("crashed") or ""),
-                   str(doc.get("verdict") or "") if isinstance(doc.get("verdict"), str) else "", CiTag.of(doc))
+        said = doc.get("verdict")
+        return cls(path, str(doc["variant"]), str(doc["numpy_version"]), str(doc["python"]),
+                   str(doc["suite"]), dict(doc["counts"]), tuple(doc.get("failing") or ()),
+                   str(doc.get("crashed") or ""), said if isinstance(said, str) else "", CiTag.of(doc))
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,8 @@ def rows(pool: Pool, family: stats.Family, machine: str, workload: str, size: in
                 machine, workload, size, numpy, variant, n, len(eff),
                 stats.bootstrap_median(ns) if ns else None, stats.bootstrap_median(eff),
                 _maybe(family, ns, ns_per_call(pool, base), is_base, ("ns", key, base)),
-                _maybe(family, eff, efficiencies(pool, replace(base, workers=n)), is_base, ("eff", key, base, n)),
+                _maybe(family, eff, efficiencies(pool, replace(base, workers=n)), is_base,
+                       ("eff", key, base, n)),
                 _maybe(family, ns, ns_per_call(pool, ref), is_ref, ("ns", key, ref)) if ref else None,
                 _maybe(family, eff, efficiencies(pool, replace(ref, workers=n)), is_ref, ("eff", key, ref, n))
                 if ref else None,

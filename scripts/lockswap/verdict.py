@@ -92,7 +92,8 @@ def load(files: Sequence[Path], tests_dir: Path | None = None) -> Inputs:
         names += [f for f in sorted(tests_dir.glob("test-*.json")) if f.resolve() not in known]
     inputs = read(names)
     if not inputs.runs and not inputs.tests:
-        raise ConfigError(f"nothing to report: none of {len(names)} file(s) is a lockswap bench or test result",
+        raise ConfigError(f"nothing to report: none of {len(names)} file(s) is a lockswap bench or test "
+                          "result",
                           "pass results/bench-*.json and results/test-*.json files")
     return inputs
 
@@ -135,6 +136,7 @@ def summary_markdown(a: Analysis, report_name: str = "report.md") -> str:
             scale_rows = scale_rows[:len(scale_rows) // 2]
         else:
             verdict_rows = verdict_rows[:len(verdict_rows) // 2]
-        cut = (f"(tables cut to fit the step summary: {len(verdict_rows)} of {len(a.verdict_rows)} verdict rows, "
+        cut = (f"(tables cut to fit the step summary: {len(verdict_rows)} of {len(a.verdict_rows)} verdict "
+               "rows, "
                f"{len(scale_rows)} headline scaling rows; everything is in `{report_name}`)")
         cut += "\n"
