@@ -86,7 +86,7 @@ def _headline(keys: list[Key]) -> tuple[str, int] | None:
     return min(cells, key=lambda c: (rank.get(c[0], len(rank)), c[0], c[1]))
 
 
-def _verdict_rows(inputs: Inputs, p: Pool, rows: list[scaling.Row]) -> list[VerdictRow]:
+def _verdict_rows(inputs: Inputs, p: Pool, rows: list[scaling.Row], tested_only: bool) -> list[VerdictRow]:
     out: list[VerdictRow] = []
     covered: set[tuple[str, str, str, str]] = set()
     for machine, runs in p.run_of_machine.items():
@@ -112,7 +112,7 @@ def _verdict_rows(inputs: Inputs, p: Pool, rows: list[scaling.Row]) -> list[Verd
             out.append(VerdictRow(machine, os, python, numpy, variant, tests, ok, head[0] if head else "-",
                                   head[1] if head else 0, pick,
                                   gil + tuple(w for w in warnings if "GIL" not in w)))
-    for t in inputs.tests:  # builds that were tested but not benchmarked (e.g. CI with --bench off)
+    for t in inputs.tests if tested_only else ():  # tested but not benchmarked (e.g. CI, --bench off)
         ident = (t.variant, t.numpy_version, t.python, t.os)
         if ident not in covered and not any(c[:3] == ident[:3] and "?" in (c[3], t.os) for c in covered):
             covered.add(ident)
@@ -137,11 +137,12 @@ def _throughput_rows(p: Pool, family: stats.Family) -> list[ThroughputRow]:
     return out
 
 
-def analyse(inputs: Inputs, reference: tuple[str, str] | None = None) -> Analysis:
-    """All rows of a report, every comparison in one Holm family."""
+def analyse(inputs: Inputs, reference: tuple[str, str] | None = None, tested_only: bool = True) -> Analysis:
+    """All rows of a report, every comparison in one Holm family; ``tested_only=False`` gives verdict
+    rows only to benchmarked builds (test verdicts then only annotate them)."""
     p = pool(inputs.runs)
     family = stats.Family()
     rows = scaling.all_rows(p, family, reference)
     through = _throughput_rows(p, family)
     family.adjust()
-    return Analysis(inputs, p, family, rows, through, _verdict_rows(inputs, p, rows), reference)
+    return Analysis(inputs, p, family, rows, through, _verdict_rows(inputs, p, rows, tested_only), reference)

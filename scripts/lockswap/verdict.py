@@ -111,7 +111,8 @@ def verdict_table(files: Sequence[Path], *, tests_dir: Path | None = None) -> st
     Files of another kind and corrupt files are skipped (named in a line below the table). Raises
     ``ConfigError`` only when nothing renderable is left.
     """
-    return text_table(analyse(load(files, tests_dir)))
+    inputs = load(files, tests_dir)
+    return text_table(analyse(inputs, tested_only=not inputs.runs))
 
 
 def summary_markdown(a: Analysis, report_name: str = "report.md") -> str:

@@ -126,8 +126,10 @@ def test_test_verdicts_sit_next_to_the_scaling_numbers(tmp_path):
     assert verdict.overall(a, rows["rwlock"]) == "TESTS FAIL"
     assert rows["rwlock"].scaling is not None
     assert rows["rwlock"].scaling.workers == 2  # not 4 (oversubscribed)
+    _test_json(tmp_path, "dict")  # another build's verdict in the results folder: not a row of this run
     text = verdict.verdict_table([bench], tests_dir=tmp_path)
     lines = text.splitlines()
+    assert not [line for line in lines if " dict " in line]
     assert lines[0].split()[:3] == ["verdict", "variant", "NumPy"]
     assert any(line.startswith("TESTS FAIL") and "rwlock" in line and "1 new failures" in line
                for line in lines)
