@@ -89,7 +89,7 @@ def _headline(keys: list[Key]) -> tuple[str, int] | None:
 def _verdict_rows(inputs: Inputs, p: Pool, rows: list[scaling.Row], tested_only: bool) -> list[VerdictRow]:
     out: list[VerdictRow] = []
     covered: set[tuple[str, str, str, str]] = set()
-    for machine, runs in p.run_of_machine.items():
+    for machine, runs in sorted(p.run_of_machine.items(), key=lambda kv: (kv[1][0].os, kv[0])):  # by OS
         keys = [k for k in p.samples if k.machine == machine]
         head = _headline(keys)
         warnings = tuple(dict.fromkeys(w for run in runs for w in run.warnings()))
@@ -112,7 +112,9 @@ def _verdict_rows(inputs: Inputs, p: Pool, rows: list[scaling.Row], tested_only:
             out.append(VerdictRow(machine, os, python, numpy, variant, tests, ok, head[0] if head else "-",
                                   head[1] if head else 0, pick,
                                   gil + tuple(w for w in warnings if "GIL" not in w)))
-    for t in inputs.tests if tested_only else ():  # tested but not benchmarked (e.g. CI, --bench off)
+    ordered = sorted(inputs.tests, key=lambda t: (t.os, scaling.version_key(t.numpy_version), t.python,
+                                                  t.variant != BASELINE, t.variant))
+    for t in ordered if tested_only else ():  # tested but not benchmarked (e.g. CI, --bench off)
         ident = (t.variant, t.numpy_version, t.python, t.os)
         if ident not in covered and not any(c[:3] == ident[:3] and "?" in (c[3], t.os) for c in covered):
             covered.add(ident)

@@ -180,6 +180,8 @@ def test_ci_jobs_group_by_os_and_the_summary_stays_small(tmp_path, monkeypatch):
     files = [f for i in range(50) for f in _ci_job(tmp_path, i, ("ubuntu-24.04", "windows-2025")[i % 2])]
     a = _a(*files)
     assert len({r.machine for r in a.verdict_rows}) == 50  # one machine per job, never pooled
+    oses = [r.os for r in a.verdict_rows]
+    assert oses == sorted(oses)  # grouped by OS (the files alternate)
     row = next(r for r in a.verdict_rows if r.variant == "v1")
     assert (row.os, row.python, row.numpy) == ("windows-2025", "3.13t", "2.1.3")
     assert row.tests == "quick: as baseline"
