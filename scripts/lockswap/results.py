@@ -74,7 +74,7 @@ class Machine:
         if self.smt_siblings:
             mask = set(self.affinity or [c for s in self.smt_siblings for c in s])
             return max(1, sum(1 for s in self.smt_siblings if mask & set(s)))
-        return self.physical_cores or self.usable
+        return min(self.physical_cores, self.usable) if self.physical_cores else self.usable
 
     @property
     def label(self) -> str:
