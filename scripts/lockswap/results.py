@@ -268,8 +268,11 @@ def read(files: list[Path]) -> Inputs:
     for f in files:
         try:
             doc = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            skipped.append(Skipped(f, f"unreadable or not JSON ({type(exc).__name__})"))
+        except OSError as exc:
+            skipped.append(Skipped(f, f"cannot read it ({exc.strerror or type(exc).__name__})"))
+            continue
+        except ValueError as exc:
+            skipped.append(Skipped(f, f"not valid JSON ({exc})"))
             continue
         try:
             if isinstance(doc, dict) and _is_test(doc):
