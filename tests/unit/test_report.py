@@ -223,3 +223,20 @@ def test_report_on_the_real_results_of_2026_11_25(tmp_path):
     assert imm.scaling is not None and imm.scaling.eff is not None and imm.scaling.eff.estimate > 0.9
     assert verdict.overall(a, imm) == "scales better" and imm.tests == "quick: as baseline"
     assert rows["2.2.6", "baseline"].scaling is not None  # baseline@2.2.6 of a 2.1.3 run
+
+
+def test_plot_legends_sit_outside_the_axes(tmp_path, monkeypatch):
+    """The old throughput plot put a 14-entry legend on the axes, over the curves."""
+    plt = pytest.importorskip("matplotlib.pyplot")
+    figures = []
+    real_close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig=None: (figures.append(fig), real_close(fig)))
+    a = _a(*sorted(DATA.glob("bench-tight-A.json")))
+    machine, numpy = next((r.key.machine, r.key.numpy) for r in a.throughput_rows)
+    assert len(report.plots.plot_group(a, machine, numpy, "add", tmp_path)) == 2
+    assert len(figures) == 2
+    for fig in figures:
+        assert fig.legends and all(ax.get_legend() is None for ax in fig.axes)
+        (legend,) = fig.legends
+        right_of_axes = max(ax.get_position().x1 for ax in fig.axes) * fig.bbox.width
+        assert legend.get_bbox_to_anchor().x0 >= right_of_axes - 1
