@@ -12,10 +12,58 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "bench"
 
 
 def test_current_golden_file_loads_unchanged():
+    raw = json.loads((FIXTURES / "results-v3.json").read_text())
+    doc = schema.load(FIXTURES / "results-v3.json")
+    assert doc == raw and doc["schema_version"] == schema.VERSION == 3
+    assert json.loads(schema.dumps(doc)) == raw  # writes what it reads
+    assert doc["failures"][0]["kind"] == "timeout" and doc["complete"] is True
+
+
+def test_v2_golden_file_is_migrated_with_explicit_fields():
     raw = json.loads((FIXTURES / "results-v2.json").read_text())
     doc = schema.load(FIXTURES / "results-v2.json")
-    assert doc == raw and doc["schema_version"] == schema.VERSION
-    assert json.loads(schema.dumps(doc)) == raw  # writes what it reads
+    assert doc["schema_version"] == 3 and doc["failures"] == [] and doc["complete"] is True
+    assert doc["variants"]["rwlock"]["label"] == "rwlock"
+    assert doc["variants"]["rwlock"]["numpy_version"] == "2.1.3"
+    assert len(doc["measurements"]) == len(raw["measurements"])
+    for m in doc["measurements"]:
+        assert m["target"] == m["variant"] and m["numpy_version"] == "2.1.3"
+
+
+def test_v2_label_with_another_numpy_gets_explicit_variant_and_version():
+    raw = json.loads((FIXTURES / "results-v2.json").read_text())
+    raw["variants"]["baseline@2.2.6"] = {**raw["variants"]["baseline"], "variant": "baseline",
+                                         "numpy_version": "2.2.6"}
+    raw["variants"]["baseline@2.2.6"]["worker"] = {**raw["variants"]["baseline"]["worker"],
+                                                   "numpy_version": "2.2.6"}
+    raw["measurements"].append({**raw["measurements"][0], "variant": "baseline@2.2.6"})
+    doc = schema.upgrade(raw)
+    t = doc["variants"]["baseline@2.2.6"]
+    assert (t["label"], t["variant"], t["numpy_version"]) == ("baseline@2.2.6", "baseline", "2.2.6")
+    m = doc["measurements"][-1]
+    assert (m["target"], m["variant"], m["numpy_version"]) == ("baseline@2.2.6", "baseline", "2.2.6")
+
+
+def test_real_v2_results_migrate(tmp_path):
+    data = Path(__file__).parents[2] / "docs" / "data" / "2026-11-25" / "bench-tight-A.json"
+    doc = schema.load(data)
+    labels = {(m["target"], m["variant"], m["numpy_version"]) for m in doc["measurements"]}
+    assert ("baseline@2.5.5", "baseline", "2.5.5") in labels and ("rwlock", "rwlock", "2.1.3") in labels
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d: d.pop("failures"), "missing failures"),
+    (lambda d: d.update(complete="yes"), "'complete' must be"),
+    (lambda d: d["measurements"][0].pop("target"), "lacks one of target"),
+    (lambda d: d["variants"]["rwlock"].pop("numpy_version"), "target 'rwlock' lacks"),
+    (lambda d: d["failures"][0].update(kind="oops"), "kind 'oops'"),
+    (lambda d: d["failures"][0].pop("stderr_tail"), "failure 0 lacks"),
+])
+def test_v3_validation(change, message):
+    doc = json.loads((FIXTURES / "results-v3.json").read_text())
+    change(doc)
+    with pytest.raises(ConfigError, match=message):
+        schema.upgrade(doc)
 
 
 def test_v1_golden_file_is_migrated():
@@ -36,7 +84,8 @@ def test_v1_golden_file_is_migrated():
      ('{"kind": "something-else", "schema_version": 1}', "is not a lockswap benchmark result"),
      ("[1, 2]", "not a JSON object"),
      ('{"kind": "lockswap-bench", "schema_version": 99}', "schema version 99"),
-     ('{"kind": "lockswap-bench", "schema_version": 2, "measurements": []}', "missing"),
+     ('{"kind": "lockswap-bench", "schema_version": 3, "measurements": []}', "missing"),
+     ('{"kind": "lockswap-bench", "schema_version": 2, "measurements": []}', "malformed schema version 2"),
      ('{"format": "lockswap-bench-v1", "results": [{"variant": "x"}]}', "malformed schema version 1")],
 )
 def test_bad_files_get_one_clear_message(tmp_path, content, message):

@@ -44,9 +44,37 @@ def test_identical_distributions_are_not_significant():
     assert stats.mann_whitney_u([1, 3, 5, 7, 9], [2, 4, 6, 8, 10]).p > 0.5
 
 
-def test_speedup_is_weak_scaling():
-    assert stats.speedup(t1=1.0, tn=1.0, workers=4) == 4.0  # 4x the work in the same time
-    assert stats.speedup(t1=1.0, tn=4.0, workers=4) == 1.0  # serialised
+def test_bootstrap_median_interval_is_seeded_and_covers_the_median():
+    xs = [0.80, 0.82, 0.85, 0.86, 0.87, 0.88, 0.90, 0.91, 0.93, 0.95, 0.99, 0.60]
+    ci = stats.bootstrap_median(xs)
+    assert ci == stats.bootstrap_median(xs)  # reproducible: fixed seed
+    assert ci.low <= ci.estimate == stats.median(xs) <= ci.high
+    assert ci.low >= min(xs) and ci.high <= max(xs) and ci.high - ci.low < max(xs) - min(xs)
+    assert stats.bootstrap_median([0.5] * 5) == stats.Interval(0.5, 0.5, 0.5)
+
+
+def test_bootstrap_ratio_separates_two_clearly_different_samples():
+    fast, slow = [2.0, 2.1, 1.9, 2.05, 1.95, 2.02], [1.0, 1.05, 0.95, 1.02, 0.98, 1.01]
+    ci = stats.bootstrap_ratio(fast, slow)
+    assert ci.estimate == pytest.approx(2.0, rel=0.02) and 1.8 < ci.low <= ci.high < 2.2
+    r = stats.compare(fast, slow)
+    assert (r.low, r.high, r.n) == (ci.low, ci.high, (6, 6)) and r.significant
+
+
+def test_holm_matches_the_textbook_example():
+    # Holm (1979) step-down: sorted p 0.01, 0.02, 0.03, 0.04 with m = 4 -> 0.04, 0.06, 0.06, 0.06
+    assert stats.holm([0.03, 0.01, 0.04, 0.02]) == pytest.approx([0.06, 0.04, 0.06, 0.06])
+    assert stats.holm([0.5, 0.9]) == [1.0, 1.0] and stats.holm([]) == []
+
+
+def test_a_family_corrects_what_one_comparison_alone_calls_significant():
+    fam = stats.Family()
+    separated = fam.compare([6, 7, 8, 9, 10], [1, 2, 3, 4, 5])  # p = 0.0079 alone
+    for i in range(9):  # nine comparisons of equal samples
+        fam.compare([1, 3, 5, 7, 9 + i], [2, 4, 6, 8, 10 + i])
+    fam.adjust()
+    assert fam.ratios[separated].significant  # uncorrected
+    assert fam.p_adjusted(separated) == pytest.approx(10 * 2 / 252) and not fam.significant(separated)
 
 
 def test_empty_samples_are_an_error():
@@ -54,3 +82,10 @@ def test_empty_samples_are_an_error():
         stats.mann_whitney_u([], [1.0])
     with pytest.raises(ValueError):
         stats.median([])
+
+
+def test_a_family_counts_a_repeated_comparison_once_but_two_cells_twice():
+    fam = stats.Family()
+    assert fam.compare([1, 2, 3], [4, 5, 6]) == fam.compare([1, 2, 3], [4, 5, 6]) == 0
+    assert fam.compare([1, 2, 3], [4, 5, 6], key="cell a") != fam.compare([1, 2, 3], [4, 5, 6], key="cell b")
+    assert len(fam) == 3

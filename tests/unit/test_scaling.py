@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import report, scaling
+from lockswap import analysis, results, scaling
+from lockswap.bench import stats
 from lockswap.errors import ConfigError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "bench"
@@ -14,14 +15,16 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "bench"
 
 def _doc_with_other_numpy(tmp_path: Path) -> Path:
     """The golden run plus a ``baseline@2.2.6`` target whose 2 threads take 1.25x one thread's time."""
-    doc = json.loads((FIXTURES / "results-v2.json").read_text())
+    doc = json.loads((FIXTURES / "results-v3.json").read_text())
     other = copy.deepcopy(doc["variants"]["baseline"])
+    other.update(label="baseline@2.2.6", numpy_version="2.2.6")
     other["worker"].update(numpy_version="2.2.6", numpy_dist_version="2.2.6+lockswap.baseline")
     doc["variants"]["baseline@2.2.6"] = other
     for repeat in range(12):
         for workers, seconds in ((1, 0.010 + repeat * 1e-4), (2, (0.010 + repeat * 1e-4) * 1.25)):
             doc["measurements"].append({
-                "variant": "baseline@2.2.6", "workload": "add", "size": 100, "mode": "threads",
+                "target": "baseline@2.2.6", "variant": "baseline", "numpy_version": "2.2.6",
+                "workload": "add", "size": 100, "mode": "threads",
                 "workers": workers, "repeat": repeat, "iterations": 1000, "calls": 1000 * workers,
                 "flops": 100 * 1000 * workers, "seconds": seconds})
     path = tmp_path / "run.json"
@@ -29,56 +32,95 @@ def _doc_with_other_numpy(tmp_path: Path) -> Path:
     return path
 
 
-def test_efficiency_pairs_the_same_process_and_labels_map_to_their_numpy(tmp_path):
-    data = report.load([_doc_with_other_numpy(tmp_path)])
-    machine = next(iter(data.machines))
-    key = report.Key(machine, "2.2.6", "baseline", "add", 100, "threads", 2)
-    eff = scaling.efficiencies(data, key)
+def _pool(*files: Path) -> results.Pool:
+    return results.pool(results.read(list(files)).runs)
+
+
+def test_efficiency_pairs_the_same_process_and_targets_map_to_their_numpy(tmp_path):
+    pool = _pool(_doc_with_other_numpy(tmp_path))
+    machine = next(iter(pool.run_of_machine))
+    key = results.Key(machine, "2.2.6", "baseline", "add", 100, "threads", 2)
+    eff = scaling.efficiencies(pool, key)
     assert len(eff) == 12 and all(e == pytest.approx(0.8) for e in eff)
-    ns = scaling.ns_per_call(data, key)
+    ns = scaling.ns_per_call(pool, key)
     assert sorted(ns) == pytest.approx([(0.010 + r * 1e-4) / 1000 * 1e9 for r in range(12)])
     # the golden 2.1.3 run is still its own group, under its own baseline
-    assert report.Key(machine, "2.1.3", "baseline", "add", 100, "threads", 2) in data.runs
+    assert results.Key(machine, "2.1.3", "baseline", "add", 100, "threads", 2) in pool.processes
 
 
 def test_efficiency_skips_processes_that_did_different_work(tmp_path):
     path = _doc_with_other_numpy(tmp_path)
     doc = json.loads(path.read_text())
     for m in doc["measurements"]:
-        if m["variant"] == "baseline@2.2.6" and m["workers"] == 2 and m["repeat"] == 0:
+        if m["target"] == "baseline@2.2.6" and m["workers"] == 2 and m["repeat"] == 0:
             m["iterations"] = 999
     path.write_text(json.dumps(doc))
-    data = report.load([path])
-    key = report.Key(next(iter(data.machines)), "2.2.6", "baseline", "add", 100, "threads", 2)
-    assert len(scaling.efficiencies(data, key)) == 11
+    pool = _pool(path)
+    key = results.Key(next(iter(pool.run_of_machine)), "2.2.6", "baseline", "add", 100, "threads", 2)
+    assert len(scaling.efficiencies(pool, key)) == 11
 
 
-def test_table_orders_versions_and_compares_with_the_same_numpys_baseline(tmp_path):
-    data = report.load([_doc_with_other_numpy(tmp_path)])
-    machine = next(iter(data.machines))
-    lines = scaling.table(data, machine, "add", 100)
-    head, rows = lines[0], lines[2:]
-    assert "t1/t2" in head and "t1/t4" in head and "ns/call / baseline" in head
-    assert [r.split("|")[1:3] for r in rows] == [[" 2.1.3 ", " baseline "], [" 2.1.3 ", " rwlock "],
-                                                 [" 2.2.6 ", " baseline "]]
-    assert " 0.80 [0.80-0.80] " in rows[2]  # the 2.2.6 baseline: 2 threads took 1.25x
-    assert rows[2].split("|")[5].strip() == "-"  # a baseline is not compared with itself
-    md = "\n".join(scaling.section(data))
-    assert "## Thread scaling t1/tN" in md and f"### add, n = 100 ({machine})" in md
+def _table(pool: results.Pool, reference=None) -> tuple[stats.Family, list[str]]:
+    family = stats.Family()
+    machine = next(iter(pool.run_of_machine))
+    rows = scaling.rows(pool, family, machine, "add", 100, reference)
+    family.adjust()
+    return family, scaling.table(pool, family, rows, reference)
 
 
-def test_reference_column_compares_every_row_with_one_chosen_build(tmp_path):
-    data = report.load([_doc_with_other_numpy(tmp_path)])
-    machine = next(iter(data.machines))
-    lines = scaling.table(data, machine, "add", 100, scaling.parse_reference("baseline@2.2.6"))
-    head = [c.strip() for c in lines[0].split("|")[1:-1]]
-    assert "t1/t2 / baseline@2.2.6" in head and "ns/call / baseline@2.2.6" in head
-    col = head.index("t1/t2 / baseline@2.2.6")
-    rows = {tuple(c.strip() for c in r.split("|")[1:3]): [c.strip() for c in r.split("|")[1:-1]]
-            for r in lines[2:]}
-    assert rows["2.2.6", "baseline"][col] == "-"  # the reference itself
-    assert rows["2.1.3", "baseline"][col] != "-"
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.split("|")[1:-1]]
+
+
+def test_table_is_long_format_verdict_first_and_compares_with_the_same_numpys_baseline(tmp_path):
+    pool = _pool(_doc_with_other_numpy(tmp_path))
+    _, lines = _table(pool)
+    head, rows = _cells(lines[0]), [_cells(r) for r in lines[2:]]
+    assert head[0] == "verdict" and len(head) <= 11  # no 29-column rows
+    assert head[:6] == ["verdict", "NumPy", "variant", "N", "processes", "t1/tN [95% CI]"]
+    # one row per (NumPy, variant, N), versions in order, baseline first
+    assert [(r[1], r[2], r[3]) for r in rows] == [
+        ("2.1.3", "baseline", "2"), ("2.1.3", "baseline", "4"), ("2.1.3", "rwlock", "2"),
+        ("2.1.3", "rwlock", "4"), ("2.2.6", "baseline", "2")]
+    assert rows[-1][5] == "0.80 [0.80, 0.80]"  # the 2.2.6 baseline: 2 threads took 1.25x
+    assert rows[-1][6] == "-" and rows[-1][0] == "baseline"  # a baseline is not compared with itself
+    assert rows[1][0] == "oversubscribed"  # 4 workers on 2 CPUs
+
+
+def test_significance_is_holm_adjusted_across_the_family(tmp_path):
+    pool = _pool(_doc_with_other_numpy(tmp_path))
+    family, lines = _table(pool)
+    rw = next(_cells(r) for r in lines[2:] if _cells(r)[2:4] == ["rwlock", "2"])
+    index = next(i for i, r in enumerate(family.ratios) if f"p={family.p_adjusted(i):.3f}" in rw[6])
+    assert family.p_adjusted(index) >= family.ratios[index].p  # adjusted, never smaller
+    md = "\n".join(scaling.header(family))
+    assert "Holm-adjusted across all" in md and "bootstrap 95% confidence interval" in md
+
+
+def test_reference_columns_compare_every_row_with_one_chosen_build(tmp_path):
+    pool = _pool(_doc_with_other_numpy(tmp_path))
+    _, lines = _table(pool, scaling.parse_reference("baseline@2.2.6"))
+    head = _cells(lines[0])
+    assert "t1/tN / baseline@2.2.6" in head and "ns/call / baseline@2.2.6" in head
+    col = head.index("t1/tN / baseline@2.2.6")
+    rows = {(r[1], r[2], r[3]): r for r in map(_cells, lines[2:])}
+    assert rows["2.2.6", "baseline", "2"][col] == "-"  # the reference itself
+    assert rows["2.1.3", "baseline", "2"][col] != "-"
     # a reference that was not measured adds no columns
-    assert "@9.9" not in "\n".join(scaling.table(data, machine, "add", 100, ("9.9", "baseline")))
+    assert "@9.9" not in "\n".join(_table(pool, ("9.9", "baseline"))[1])
     with pytest.raises(ConfigError, match="expected VARIANT@NUMPY"):
         scaling.parse_reference("baseline")
+
+
+def test_smt_siblings_count_once_for_linear(tmp_path):
+    doc = json.loads((FIXTURES / "results-v3.json").read_text())
+    doc["machine"].update(physical_cores=1, smt_siblings=[[0, 1]])  # two hyperthreads of one core
+    path = tmp_path / "smt.json"
+    path.write_text(json.dumps(doc))
+    pool = _pool(path)
+    machine = next(iter(pool.run_of_machine))
+    assert pool.machine(machine).physical == 1 and "1 physical cores" in machine
+    assert scaling.flag(pool, machine, 2) == "SMT" and scaling.flag(pool, machine, 4) == "oversubscribed"
+    a = analysis.analyse(results.read([path]))
+    rw = next(r for r in a.verdict_rows if r.variant == "rwlock")
+    assert rw.scaling is not None and rw.scaling.workers == 2 and rw.scaling.flag == "SMT"

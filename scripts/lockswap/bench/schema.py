@@ -6,6 +6,10 @@ Version history (documented in docs/bench.md):
   so the migration path is exercised by a golden file.
 - 2: ``machine``, ``plan``, ``workloads`` (source text + FLOP formula), ``variants`` (wheel and
   in-worker environment) and ``measurements`` with per-cell FLOPs and calls.
+- 3: explicit ``variant``/``numpy_version`` (and ``label``) on every target and ``target``/``variant``/
+  ``numpy_version`` on every measurement (nobody splits ``baseline@2.2.6`` any more), ``failures``,
+  ``complete``, ``plan.timeout_seconds``, ``machine.physical_cores``/``smt_siblings``, optional ``ci``.
+  Migrating a version 2 file is the one place a label is split on "@".
 """
 
 from __future__ import annotations
@@ -18,12 +22,16 @@ from typing import Any
 from ..errors import ConfigError
 
 KIND = "lockswap-bench"
-VERSION = 2
+VERSION = 3
 
 TOP_KEYS = ("kind", "schema_version", "created", "lockswap", "machine", "plan", "workloads", "variants",
-            "measurements")
-MEASUREMENT_KEYS = ("variant", "workload", "size", "mode", "workers", "repeat", "iterations", "calls",
-                    "flops", "seconds")
+            "measurements", "failures", "complete")
+MEASUREMENT_KEYS = ("target", "variant", "numpy_version", "workload", "size", "mode", "workers", "repeat",
+                    "iterations", "calls", "flops", "seconds")
+TARGET_KEYS = ("label", "variant", "numpy_version")
+FAILURE_KEYS = ("target", "variant", "numpy_version", "workload", "size", "mode", "workers", "repeat", "kind",
+                "error", "stderr_tail", "seconds")
+FAILURE_KINDS = ("exception", "crash", "timeout")
 
 
 def _from_v1(doc: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +60,29 @@ def _from_v1(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1}
+def _from_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    """Explicit variant and NumPy version everywhere: ``a@b`` is variant a of NumPy b, any other
+    label is the variant of the entry's own NumPy version (as measured in the worker, else the wheel's,
+    else the plan's)."""
+    plan_numpy = doc.get("plan", {}).get("numpy")
+    targets: dict[str, dict[str, Any]] = {}
+    for label in {*doc["variants"], *(m["variant"] for m in doc["measurements"])}:
+        entry = dict(doc["variants"].get(label) or {})
+        name, at, numpy = str(label).partition("@")
+        worker_numpy = (entry.get("worker") or {}).get("numpy_version")
+        entry["variant"] = entry.get("variant") or name
+        entry["numpy_version"] = numpy if at else (worker_numpy or entry.get("numpy_version") or plan_numpy)
+        entry["label"] = label
+        targets[label] = entry
+    measurements = [{**m, "target": m["variant"], "variant": targets[m["variant"]]["variant"],
+                     "numpy_version": targets[m["variant"]]["numpy_version"]} for m in doc["measurements"]]
+    variants = {label: targets[label] for label in doc["variants"]}
+    variants.update({label: t for label, t in targets.items() if label not in variants})
+    return {**doc, "schema_version": 3, "variants": variants, "measurements": measurements,
+            "failures": [], "complete": True}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1, 2: _from_v2}
 
 
 def _version(doc: dict[str, Any]) -> int | None:
@@ -92,14 +122,28 @@ def validate(doc: dict[str, Any], where: str = "results") -> None:
     missing = [k for k in TOP_KEYS if k not in doc]
     if missing:
         raise ConfigError(f"{where}: missing {', '.join(missing)}", "the file is truncated or hand-edited")
-    if not isinstance(doc["measurements"], list):
-        raise ConfigError(f"{where}: 'measurements' must be a list", "the file is truncated or hand-edited")
+    bad = "the file is truncated or hand-edited"
+    for name in ("measurements", "failures"):
+        if not isinstance(doc[name], list):
+            raise ConfigError(f"{where}: {name!r} must be a list", bad)
+    if not isinstance(doc["complete"], bool):
+        raise ConfigError(f"{where}: 'complete' must be true or false", bad)
+    if not isinstance(doc["variants"], dict):
+        raise ConfigError(f"{where}: 'variants' must be an object", bad)
+    for label, t in doc["variants"].items():
+        if not isinstance(t, dict) or any(k not in t for k in TARGET_KEYS) or t["label"] != label:
+            raise ConfigError(f"{where}: target {label!r} lacks one of {', '.join(TARGET_KEYS)}", bad)
     for i, m in enumerate(doc["measurements"]):
         if not isinstance(m, dict) or any(k not in m for k in MEASUREMENT_KEYS):
-            raise ConfigError(f"{where}: measurement {i} lacks one of {', '.join(MEASUREMENT_KEYS)}",
-                              "the file is truncated or hand-edited")
+            raise ConfigError(f"{where}: measurement {i} lacks one of {', '.join(MEASUREMENT_KEYS)}", bad)
         if not (isinstance(m["seconds"], (int, float)) and m["seconds"] > 0):
             raise ConfigError(f"{where}: measurement {i} has no positive 'seconds'", "rerun the bench")
+    for i, f in enumerate(doc["failures"]):
+        if not isinstance(f, dict) or any(k not in f for k in FAILURE_KEYS):
+            raise ConfigError(f"{where}: failure {i} lacks one of {', '.join(FAILURE_KEYS)}", bad)
+        if f["kind"] not in FAILURE_KINDS:
+            raise ConfigError(f"{where}: failure {i} has kind {f['kind']!r}, not one of "
+                              f"{', '.join(FAILURE_KINDS)}", bad)
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -1,13 +1,15 @@
-"""Statistics of repeated measurements: median, interquartile range, Mann-Whitney U (no scipy).
+"""Statistics of repeated measurements: median, IQR, bootstrap CIs, Mann-Whitney U, Holm (no scipy).
 
 The unit of replication is one repeat (a fresh worker process); these functions see one number
-per repeat.
+per repeat. Confidence intervals are percentile bootstraps over those processes with a fixed seed,
+so a report is reproducible; p-values of one report are corrected together with Holm's method.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import random
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -124,19 +126,108 @@ def min_p(n1: int, n2: int) -> float:
 ALPHA = 0.05  # significance level of every comparison lockswap reports
 
 
+LEVEL = 0.95  # confidence level of every interval lockswap reports
+RESAMPLES = 2000
+SEED = 27786
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float
+    high: float
+
+
+def _percentiles(values: list[float], estimate: float) -> Interval:
+    tail = (1 - LEVEL) / 2
+    return Interval(estimate, quantile(values, tail), quantile(values, 1 - tail))
+
+
+def _resample(rng: random.Random, xs: Sequence[float]) -> list[float]:
+    return rng.choices(xs, k=len(xs))
+
+
+def bootstrap_median(x: Sequence[float], seed: int = SEED, resamples: int | None = None) -> Interval:
+    """Median of ``x`` (one value per process) with its percentile-bootstrap 95% interval."""
+    if not x:
+        raise ValueError("bootstrap of no values")
+    rng = random.Random(seed)
+    return _percentiles([median(_resample(rng, x)) for _ in range(resamples or RESAMPLES)], median(x))
+
+
+def bootstrap_ratio(x: Sequence[float], y: Sequence[float], seed: int = SEED,
+                    resamples: int | None = None) -> Interval:
+    """median(x) / median(y) with its 95% interval, each sample resampled over its own processes."""
+    if not x or not y:
+        raise ValueError("bootstrap of no values")
+    rng = random.Random(seed)
+    ratios = [median(_resample(rng, x)) / median(_resample(rng, y)) for _ in range(resamples or RESAMPLES)]
+    return _percentiles(ratios, median(x) / median(y))
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (same order): the family-wise error rate stays <= ALPHA."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
+
+
 @dataclass(frozen=True)
 class Ratio:
     ratio: float  # median of the first sample / median of the second
-    p: float  # two-sided Mann-Whitney U p-value
-    significant: bool  # p < ALPHA
+    p: float  # two-sided Mann-Whitney U p-value, uncorrected
+    significant: bool  # p < ALPHA (before any correction for multiple comparisons)
+    low: float = math.nan  # bootstrap 95% interval of the ratio
+    high: float = math.nan
+    n: tuple[int, int] = (0, 0)  # processes on each side
 
 
 def compare(x: Sequence[float], y: Sequence[float]) -> Ratio:
-    """``x`` against ``y``: ratio of medians and a two-sided Mann-Whitney U test."""
+    """``x`` against ``y``: ratio of medians with its bootstrap CI and a two-sided Mann-Whitney U test."""
     test = mann_whitney_u(x, y)
-    return Ratio(median(x) / median(y), test.p, test.p < ALPHA)
+    ci = bootstrap_ratio(x, y)
+    return Ratio(ci.estimate, test.p, test.p < ALPHA, ci.low, ci.high, (len(x), len(y)))
 
 
-def speedup(t1: float, tn: float, workers: int) -> float:
-    """Weak-scaling speedup: each of N workers does the work one worker did in ``t1``."""
-    return t1 * workers / tn
+class Family:
+    """The comparisons of one report, corrected together (Holm) once all of them are made.
+
+    ``compare`` records a comparison and returns its index (the same comparison asked twice counts
+    once); after ``adjust()``, ``p_adjusted`` and ``significant`` answer for that index.
+    """
+
+    def __init__(self) -> None:
+        self.ratios: list[Ratio] = []
+        self._seen: dict[Hashable, int] = {}
+        self._adjusted: list[float] | None = None
+
+    def compare(self, x: Sequence[float], y: Sequence[float], key: Hashable = None) -> int:
+        """Record ``x`` against ``y``; ``key`` names the comparison (default: the values themselves),
+        so two different cells that happen to hold equal numbers still count twice."""
+        key = (tuple(x), tuple(y)) if key is None else key
+        if key in self._seen:
+            return self._seen[key]
+        if self._adjusted is not None:
+            raise RuntimeError("comparison added after Holm adjustment")
+        self.ratios.append(compare(x, y))
+        self._seen[key] = len(self.ratios) - 1
+        return len(self.ratios) - 1
+
+    def adjust(self) -> None:
+        self._adjusted = holm([r.p for r in self.ratios])
+
+    def p_adjusted(self, index: int) -> float:
+        if self._adjusted is None:
+            raise RuntimeError("call adjust() first")
+        return self._adjusted[index]
+
+    def significant(self, index: int) -> bool:
+        return self.p_adjusted(index) < ALPHA
+
+    def __len__(self) -> int:
+        return len(self.ratios)
