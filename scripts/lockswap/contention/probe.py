@@ -1,0 +1,452 @@
+"""Contention probe: runs INSIDE a variant's venv (stdlib + numpy only; never lockswap).
+
+``python probe.py SPEC.json`` writes JSON lines ``{"event": ...}`` on stdout. It reuses the bench
+worker (``worker.py``, loaded from the path in the spec) to compile and run kernels.
+
+``mode: "discover"``: which objects does a call of the kernel write the reference count of?
+  1. run the workload's setup once in the main thread and collect candidate objects reachable from
+     the kernel: the names and attribute chains it uses, the numpy module, the extobj context
+     variable and its current value, the operands' types and dtypes, and whatever Python code a
+     traced call runs (its functions, modules and the globals they name), expanded one or two levels
+     (type, ``gc.get_referents``, dict values, module attributes);
+  2. run the kernel in a loop on a second thread while the main thread samples every candidate's
+     ``ob_ref_shared``. On free-threaded CPython a thread that does not own an object changes only
+     the shared count, and every candidate here is owned by the main thread, which only reads: so a
+     candidate whose shared count moves is one the kernel's calls incref/decref.
+
+``mode: "measure"``: make the objects named by ``immortalize`` (locator expressions) immortal
+while this is the only thread (3.13t: through the object header, as the 2.1.3 ``immortal`` patch's
+``npy_set_immortal`` does; 3.14t+: ``PyUnstable_SetImmortal`` where the C API has it), then time
+the kernel with 1 and with N threads. An object that cannot be made immortal is refused (exit 3).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import ctypes
+import gc
+import importlib.util
+import json
+import operator
+import re
+import sys
+import sysconfig
+import threading
+import time
+
+REFUSED_EXIT = 3
+IMMORTAL_LOCAL = 0xFFFFFFFF  # _Py_IMMORTAL_REFCNT_LOCAL (3.13t/3.14t)
+OFF_TID, OFF_LOCAL, OFF_SHARED, OFF_TYPE = 0, 12, 16, 24  # free-threaded PyObject header (64-bit)
+REF_QUEUED = 2  # low bits of ob_ref_shared: queued for merging by its owner thread
+MAX_CANDIDATES = 4000
+ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+class Refused(Exception):
+    """This object cannot be made immortal here; the message says why."""
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def load_worker(path):
+    spec = importlib.util.spec_from_file_location("lockswap_bench_worker", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def free_threaded():
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+# ---------------------------------------------------------------------------------------------
+# locators: expressions that find the same object again in a fresh process
+# ---------------------------------------------------------------------------------------------
+
+def _ref(obj, index, typename):
+    """``gc.get_referents(obj)[index]``, checked to be of the type discovery saw."""
+    got = gc.get_referents(obj)[index]
+    if type(got).__qualname__ != typename:
+        raise LookupError(f"referent {index} is a {type(got).__qualname__}, expected {typename}")
+    return got
+
+
+def locator_namespace(ns):
+    """The names a locator may use: the setup's namespace plus a few helpers."""
+    import numpy as np
+
+    return {**ns, "np": np, "sys": sys, "builtins": builtins, "_ref": _ref, "type": type, "vars": vars}
+
+
+def locate(locator, ns):
+    return eval(locator, {"__builtins__": builtins}, locator_namespace(ns))
+
+
+def short_repr(obj, limit=100):
+    try:
+        text = repr(obj)
+    except Exception as exc:  # a broken __repr__ must not stop discovery
+        text = f"<repr failed: {exc!r}>"
+    text = ADDRESS.sub("", text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _dotted(node):
+    """``np.add`` -> ["np", "add"]; None for anything but a chain of names."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return [node.id, *reversed(parts)]
+    return None
+
+
+def kernel_roots(kernel, ns):
+    """(locator, how) for what the kernel's code names: names, attribute chains, methods on types."""
+    roots = []
+    tree = ast.parse(kernel)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            if node.id in ns:
+                roots.append((node.id, f"kernel name `{node.id}`"))
+            elif hasattr(builtins, node.id):
+                roots.append((f"builtins.{node.id}", f"kernel builtin `{node.id}`"))
+        elif isinstance(node, ast.Attribute):
+            chain = _dotted(node)
+            if not chain or chain[0] not in ns:
+                continue
+            base = ".".join(chain[:-1])
+            roots.append((".".join(chain), f"kernel attribute `{'.'.join(chain)}`"))
+            try:
+                value = locate(base, ns)
+            except Exception:
+                continue
+            if not isinstance(value, type(sys)):  # a method or attribute found on the type
+                for i, cls in enumerate(type(value).__mro__):
+                    if chain[-1] in vars(cls):
+                        roots.append((f"type({base}).__mro__[{i}].__dict__[{chain[-1]!r}]",
+                                      f"kernel attribute `{'.'.join(chain)}` on {cls.__qualname__}"))
+                        break
+    return roots
+
+
+NUMPY_ROOTS = (
+    ("np", "the numpy module"),
+    ("np._core._multiarray_umath._extobj_contextvar", "numpy's errstate/extobj context variable"),
+    ("np._core._multiarray_umath._extobj_contextvar.get()", "the extobj context variable's current value"),
+    ("np.ndarray", "the array type"),
+    ("np.ufunc", "the ufunc type"),
+)
+
+
+def operand_roots(ns):
+    """Types and dtypes of the setup's arrays and scalars (shared even when the operands are not)."""
+    import numpy as np
+
+    roots = []
+    for name, value in ns.items():
+        if name.startswith("__") or not isinstance(value, (np.ndarray, np.generic)):
+            continue
+        roots += [(f"type({name})", f"type of operand `{name}`"),
+                  (f"{name}.dtype", f"dtype of operand `{name}`"),
+                  (f"type({name}.dtype)", f"DType class of operand `{name}`")]
+    return roots
+
+
+def trace_roots(run_once):
+    """Python functions a call runs (sys.setprofile): their modules and the globals they name."""
+    seen, roots = set(), []
+
+    def profile(frame, event, arg):
+        if event != "call":
+            return
+        code, g = frame.f_code, frame.f_globals
+        mod = g.get("__name__")
+        if (code, mod) in seen or not isinstance(mod, str) or sys.modules.get(mod) is None:
+            return
+        seen.add((code, mod))
+        base = f"sys.modules[{mod!r}]"
+        if vars(sys.modules[mod]) is not g:
+            return
+        roots.append((base, f"module of traced `{code.co_qualname}`"))
+        if "." not in code.co_qualname and code.co_qualname in g:
+            roots.append((f"{base}.{code.co_qualname}", f"traced function `{code.co_qualname}`"))
+        for name in code.co_names:
+            if name in g:
+                roots.append((f"{base}.{name}", f"global `{name}` of traced `{code.co_qualname}`"))
+
+    sys.setprofile(profile)
+    try:
+        run_once()
+    finally:
+        sys.setprofile(None)
+    return roots
+
+
+def children(obj, loc):
+    """(child, locator, how) one level below ``obj``."""
+    import numpy as np
+
+    out = [(type(obj), f"type({loc})", "its type")]
+    if isinstance(obj, type(sys)):
+        for name, value in list(vars(obj).items()):
+            if isinstance(name, str) and name.isidentifier():
+                out.append((value, f"{loc}.{name}", "module attribute"))
+        return out
+    if isinstance(obj, np.ndarray):
+        out += [(obj.dtype, f"{loc}.dtype", "its dtype"), (type(obj.dtype), f"type({loc}.dtype)", "its DType")]
+    if isinstance(obj, dict):
+        for key, value in list(obj.items()):
+            if isinstance(key, str):
+                out.append((value, f"{loc}[{key!r}]", "dict value"))
+        return out
+    for i, ref in enumerate(gc.get_referents(obj)):
+        out.append((ref, f"_ref({loc}, {i}, {type(ref).__qualname__!r})", "gc referent"))
+    return out
+
+
+def collect(roots, ns, depth=2):
+    """Candidates reachable from ``roots`` (locator, how): {id: entry}, first locator wins.
+
+    Module attributes are leaves (a module's attributes are listed, not followed further).
+    """
+    found = {}
+    frontier = []
+    for loc, how in roots:
+        try:
+            obj = locate(loc, ns)
+        except Exception:
+            continue
+        frontier.append((obj, loc, [how], 0, False))
+    while frontier and len(found) < MAX_CANDIDATES:
+        obj, loc, how, level, leaf = frontier.pop(0)
+        key = id(obj)
+        if key in found:
+            found[key]["via"].append(" <- ".join(how))
+            continue
+        found[key] = {"obj": obj, "locator": loc, "via": [" <- ".join(how)]}
+        if leaf or level >= depth:
+            continue
+        is_module = isinstance(obj, type(sys))
+        for child, cloc, chow in children(obj, loc):
+            frontier.append((child, cloc, [chow, *how], level + 1, is_module))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# object headers (free-threaded 64-bit CPython)
+# ---------------------------------------------------------------------------------------------
+
+def header(obj):
+    a = id(obj)
+    return {"tid": ctypes.c_size_t.from_address(a + OFF_TID).value,
+            "local": ctypes.c_uint32.from_address(a + OFF_LOCAL).value,
+            "shared": ctypes.c_ssize_t.from_address(a + OFF_SHARED).value,
+            "type_ok": ctypes.c_size_t.from_address(a + OFF_TYPE).value == id(type(obj))}
+
+
+def immortal_reason(obj):
+    """Why ``obj`` cannot be made immortal on this Python right now, or None."""
+    if not free_threaded():
+        return "this Python has the GIL (not a free-threaded build): its refcounts are not shared-written"
+    if sys.version_info[:2] < (3, 13):
+        return f"Python {sys.version_info[0]}.{sys.version_info[1]} is not supported (3.13t or newer)"
+    if ctypes.sizeof(ctypes.c_void_p) != 8:
+        return "only 64-bit builds are supported (header offsets)"
+    if sys.version_info[:2] > (3, 13) and not hasattr(ctypes.pythonapi, "PyUnstable_SetImmortal"):
+        return (f"Python {sys.version_info[0]}.{sys.version_info[1]} has no PyUnstable_SetImmortal and "
+                "lockswap writes object headers only on 3.13t")
+    h = header(obj)
+    if not h["type_ok"]:
+        return "unexpected object header layout (ob_type not at offset 24)"
+    if h["local"] == IMMORTAL_LOCAL:
+        return "already immortal"
+    if h["shared"] & 3 == REF_QUEUED:
+        return "queued for a refcount merge by another thread"
+    return None
+
+
+def immortalize(obj):
+    """Make ``obj`` immortal. Safe only while no other thread can hold or touch it."""
+    if threading.active_count() != 1:
+        raise Refused(f"{threading.active_count() - 1} other thread(s) running: the object may be "
+                      "shared already, and its header can only be rewritten before any thread starts")
+    why = immortal_reason(obj)
+    if why:
+        raise Refused(why)
+    if sys.version_info[:2] > (3, 13):
+        fn = ctypes.pythonapi.PyUnstable_SetImmortal
+        fn.argtypes, fn.restype = [ctypes.py_object], ctypes.c_int
+        if not fn(obj):
+            raise Refused("PyUnstable_SetImmortal refused it")
+        return
+    if gc.is_tracked(obj):  # as npy_set_immortal: immortal objects are not collected
+        untrack = ctypes.pythonapi.PyObject_GC_UnTrack
+        untrack.argtypes, untrack.restype = [ctypes.py_object], None
+        untrack(obj)
+    a = id(obj)
+    ctypes.c_size_t.from_address(a + OFF_TID).value = 0  # _Py_UNOWNED_TID
+    ctypes.c_uint32.from_address(a + OFF_LOCAL).value = IMMORTAL_LOCAL
+    ctypes.c_ssize_t.from_address(a + OFF_SHARED).value = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# modes
+# ---------------------------------------------------------------------------------------------
+
+def setup_namespace(spec, iterations):
+    import numpy as np
+
+    ns = {"np": np, "n": spec["size"], "worker": 0, "iterations": iterations}
+    exec(compile(spec["setup"], "<setup>", "exec"), ns)
+    return ns
+
+
+def sample(entries, thread, ready, go, seconds_cap):
+    """Read every entry's ob_ref_shared until ``thread`` ends.
+
+    Returns per entry the samples that differ from its value at rest (the sampling thread inside
+    ``sync``, between warmup and the loop) and the changes between consecutive samples, the
+    entries CPython made immortal by then (3.13t immortalises objects with deferred reference
+    counting, modules and their dicts among them, when the first thread starts: gh-117783), and
+    the number of samples.
+    """
+    ready.wait()
+    late = [e for e in entries if header(e["obj"])["local"] == IMMORTAL_LOCAL]
+    watched = [e for e in entries if header(e["obj"])["local"] != IMMORTAL_LOCAL]
+    cells = [ctypes.c_ssize_t.from_address(id(e["obj"]) + OFF_SHARED) for e in watched]
+    value = operator.attrgetter("value")
+    rest = list(map(value, cells))
+    prev = rest
+    changes = [0] * len(cells)
+    busy = [0] * len(cells)
+    deltas = [set() for _ in cells]
+    samples = 0
+    go.set()
+    end = time.perf_counter() + seconds_cap
+    while thread.is_alive() and time.perf_counter() < end:
+        now = list(map(value, cells))
+        samples += 1
+        if now != rest:
+            for i, v in enumerate(now):
+                if v != rest[i]:
+                    busy[i] += 1
+                    if len(deltas[i]) < 8:
+                        deltas[i].add(v - rest[i])
+        if now != prev:
+            for i, v in enumerate(now):
+                if v != prev[i]:
+                    changes[i] += 1
+        prev = now
+    return watched, busy, changes, deltas, late, samples
+
+
+def discover(spec, worker):
+    gc.disable()  # the collector must not touch headers while they are sampled
+    cell = {"setup": spec["setup"], "kernel": spec["kernel"], "size": spec["size"], "workers": 1,
+            "iterations": 1, "warmup": True}
+    iterations = worker.calibrate(cell, spec["target_seconds"])
+    ns = setup_namespace(spec, iterations)
+    run_once = worker.build_run(spec["setup"], spec["kernel"])
+    roots = [*kernel_roots(spec["kernel"], ns), *NUMPY_ROOTS, *operand_roots(ns),
+             *trace_roots(lambda: run_once(spec["size"], 0, 2, 0, lambda: None))]
+    found = collect(roots, ns, depth=spec.get("depth", 2))
+    entries, immortal = [], 0
+    for e in found.values():
+        h = header(e["obj"])
+        if h["local"] == IMMORTAL_LOCAL:
+            immortal += 1
+            e["already_immortal"] = True
+        entries.append(e)
+    watched = [e for e in entries if not e.get("already_immortal")]
+    before = {id(e["obj"]): sys.getrefcount(e["obj"]) for e in watched}
+    ready, go = threading.Event(), threading.Event()
+    loop_iterations = max(1, int(iterations * spec["sample_seconds"] / spec["target_seconds"]))
+    errors = []
+
+    def sync():
+        ready.set()
+        go.wait()
+
+    def target():
+        try:
+            worker.build_run(spec["setup"], spec["kernel"])(spec["size"], 1, loop_iterations,
+                                                              max(1, loop_iterations // 10), sync)
+        except BaseException as exc:
+            errors.append(repr(exc))
+            ready.set()
+
+    t = threading.Thread(target=target)
+    t.start()
+    watched, busy, changes, deltas, late, samples = sample(watched, t, ready, go,
+                                                           10 * spec["sample_seconds"] + 5)
+    t.join()
+    if errors:
+        raise RuntimeError(f"the kernel failed on the sampling thread: {errors[0]}")
+    out = []
+    for i, e in enumerate(watched):
+        if not busy[i] and not changes[i]:
+            continue
+        obj = e["obj"]
+        out.append({"locator": e["locator"], "via": e["via"][:5], "type": type(obj).__qualname__,
+                    "type_module": type(obj).__module__, "repr": short_repr(obj),
+                    "busy": busy[i], "changes": changes[i], "samples": samples,
+                    "deltas": sorted(deltas[i]), "refcount_before": before[id(obj)],
+                    "refcount_after": sys.getrefcount(obj), "immortal_refused": immortal_reason(obj)})
+    out.sort(key=lambda c: (-c["busy"], -c["changes"], c["locator"]))
+    root_locs = {loc for loc, _ in roots}
+    late_roots = [{"locator": e["locator"], "type": type(e["obj"]).__qualname__, "repr": short_repr(e["obj"])}
+                  for e in late if e["locator"] in root_locs]
+    emit({"event": "candidates", "candidates": out, "examined": len(entries), "already_immortal": immortal,
+          "immortal_at_thread_start": len(late), "immortal_at_thread_start_roots": late_roots,
+          "samples": samples, "iterations": iterations, "roots": sorted(root_locs)})
+
+
+def measure(spec, worker):
+    ns = setup_namespace(spec, spec["iterations"])
+    done, skipped = [], []
+    for loc in spec["immortalize"]:
+        try:
+            obj = locate(loc, ns)
+        except Exception as exc:
+            reason = f"cannot locate {loc!r} in this process: {exc!r}"
+        else:
+            try:
+                immortalize(obj)
+                done.append({"locator": loc, "type": type(obj).__qualname__, "repr": short_repr(obj)})
+                continue
+            except Refused as exc:
+                reason = str(exc)
+        if not spec.get("skip_refused"):
+            emit({"event": "refused", "locator": loc, "reason": reason})
+            sys.exit(REFUSED_EXIT)
+        skipped.append({"locator": loc, "reason": reason})
+    del ns
+    emit({"event": "immortalized", "objects": done, "skipped": skipped})
+    for workers in spec["workers"]:
+        cell = {"setup": spec["setup"], "kernel": spec["kernel"], "size": spec["size"], "workers": workers,
+                "iterations": spec["iterations"], "warmup": True}
+        spans = worker.run_threads(cell)
+        start = min(s[0] for s in spans)
+        emit({"event": "cell", "workers": workers, "seconds": max(s[1] for s in spans) - start})
+
+
+def main():
+    with open(sys.argv[1], encoding="utf-8") as fh:
+        spec = json.load(fh)
+    worker = load_worker(spec["worker"])
+    limits = worker._pin_blas()  # noqa: F841  (kept alive: BLAS on one thread, as in the bench)
+    if spec["mode"] == "discover":
+        discover(spec, worker)
+    else:
+        measure(spec, worker)
+    emit({"event": "env", **worker.environment()})
+
+
+if __name__ == "__main__":
+    main()
