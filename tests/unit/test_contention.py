@@ -123,7 +123,8 @@ def _runs(means: dict[str, float], n: int = 12, sd: float = 0.01) -> list[dict]:
 
 ARMS = {
     "none": {"label": "unmodified"},
-    "c1": {"label": "np._core._multiarray_umath._extobj_contextvar.get()", "type": "PyCapsule", "repr": "<c>"},
+    "c1": {"label": "np._core._multiarray_umath._extobj_contextvar.get()", "type": "PyCapsule",
+           "repr": "<c>"},
     "c2": {"label": "add", "type": "ufunc", "repr": "<ufunc 'add'>"},
     "c3": {"label": "np.ndarray", "type": "type", "repr": "<class>"},
     "all": {"label": "everything at once"},
@@ -201,7 +202,8 @@ def test_kernel_file_without_kernel_is_one_clear_message(tmp_path):
     with pytest.raises(ConfigError, match="no string kernel"):
         command.load_kernel_file(bad)
     good = tmp_path / "npadd.py"
-    good.write_text('raise SystemExit("never executed")\nsetup = "a = np.ones(n)"\nkernel = "np.add(a, a, out=a)"\n')
+    good.write_text('raise SystemExit("never executed")\n'
+                    'setup = "a = np.ones(n)"\nkernel = "np.add(a, a, out=a)"\n')
     k = command.load_kernel_file(good)
     assert (k.name, k.kernel) == ("npadd", "np.add(a, a, out=a)")
 

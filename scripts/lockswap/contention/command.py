@@ -70,10 +70,11 @@ def load_kernel_file(path: Path) -> runner.Kernel:
         try:
             compile(found[key], f"<{key}>", "exec")
         except SyntaxError as exc:
-            raise ConfigError(f"kernel file {path}: `{key}` does not compile: {exc.msg}", "fix the code") from None
+            raise ConfigError(f"kernel file {path}: `{key}` does not compile: {exc.msg}",
+                              "fix the code") from None
     size = found.get("size")
-    return runner.Kernel(path.stem, found["setup"], found["kernel"], int(size) if isinstance(size, int) else 0,
-                         str(path))
+    return runner.Kernel(path.stem, found["setup"], found["kernel"],
+                         int(size) if isinstance(size, int) else 0, str(path))
 
 
 def choose_kernel(args: argparse.Namespace) -> runner.Kernel:
@@ -111,7 +112,8 @@ def perf_c2c() -> str:
     if out.returncode == 0:
         return "perf c2c record works here; not yet mapped to objects (run it by hand as a second opinion)"
     last = next((ln.strip() for ln in reversed(out.stdout.splitlines()) if ln.strip()), "")
-    return f"not usable on this machine (perf c2c record failed: {last[:120]}); object-level counterfactuals only"
+    return (f"not usable on this machine (perf c2c record failed: {last[:120]}); "
+            "object-level counterfactuals only")
 
 
 def results_path(doc: dict[str, Any]) -> Path:
@@ -180,12 +182,15 @@ def cmd_contention(args: argparse.Namespace) -> int:
         "plan": {"workers": workers, "repeats": args.repeats, "target_seconds": args.target_seconds,
                  "iterations": int(found["iterations"]), "max_candidates": args.max_candidates,
                  "order": "per repeat: arms shuffled, one fresh process each; t1 and tN alternate first"},
-        "discovery": {k: found[k] for k in ("examined", "already_immortal", "samples", "candidates", "roots")},
+        "discovery": {k: found.get(k) for k in ("examined", "already_immortal", "immortal_at_thread_start",
+                                                "immortal_at_thread_start_roots", "samples", "candidates",
+                                                "roots")},
         "arms": {a.name: {**a.info, "locators": a.locators, "immortalized": a.immortalized,
                           "skipped": a.skipped, "refused": a.refused, "crashes": a.crashes} for a in arms},
         "runs": runs,
         "failures": failures,
-        "refused": [{"arm": a.name, "label": a.info["label"], "reason": a.refused} for a in arms if a.refused],
+        "refused": [{"arm": a.name, "label": a.info["label"], "reason": a.refused}
+                    for a in arms if a.refused],
         "left_out": [{"locator": c["locator"], "why": c["why"]} for c in left_out],
         "ranking": [r.to_json() for r in ranking],
         "perf_c2c": perf_c2c(),
@@ -193,5 +198,6 @@ def cmd_contention(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else results_path(doc)
     json_path, png = render.write(doc, out)
     print(render.markdown(doc))
-    log.info(f"results: {json_path}" + (f"\nchart: {png}" if png else "  (no chart: matplotlib not installed)"))
+    log.info(f"results: {json_path}")
+    log.info(f"chart: {png}" if png else "no chart: matplotlib is not installed (pip install -e '.[report]')")
     return 0

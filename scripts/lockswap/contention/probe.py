@@ -199,7 +199,8 @@ def children(obj, loc):
                 out.append((value, f"{loc}.{name}", "module attribute"))
         return out
     if isinstance(obj, np.ndarray):
-        out += [(obj.dtype, f"{loc}.dtype", "its dtype"), (type(obj.dtype), f"type({loc}.dtype)", "its DType")]
+        out += [(obj.dtype, f"{loc}.dtype", "its dtype"),
+                (type(obj.dtype), f"type({loc}.dtype)", "its DType")]
     if isinstance(obj, dict):
         for key, value in list(obj.items()):
             if isinstance(key, str):

@@ -50,7 +50,8 @@ def markdown(doc: dict[str, Any]) -> str:
     plan = doc["plan"]
     n = plan["workers"]
     lines = [
-        f"### Contention: {t['label']} (NumPy {t.get('numpy_version')}), workload `{w['name']}` n={w['size']}",
+        f"### Contention: {t['label']} (NumPy {t.get('numpy_version')}), "
+        f"workload `{w['name']}` n={w['size']}",
         "",
         f"t1/t{n} per process (1.00 = linear), median over {plan['repeats']} fresh processes per arm, "
         f"{plan['iterations']} calls per thread; gain = median with the object immortal minus unmodified, "
@@ -75,7 +76,8 @@ def markdown(doc: dict[str, Any]) -> str:
         lines.append("| - | no counterfactual measured | | | | | | | |")
     for f in doc.get("failures", []):
         tail = f["stderr_tail"].strip().splitlines()[-1:] or [""]
-        lines.append(f"\n{f['label']}: repeat {f['repeat'] + 1} {f['kind']} (exit {f['returncode']}): {tail[0]}")
+        lines.append(f"\n{f['label']}: repeat {f['repeat'] + 1} {f['kind']} "
+                     f"(exit {f['returncode']}): {tail[0]}")
     for a in doc.get("refused", []):
         lines.append(f"\nnot measured: `{a['label']}`: {a['reason']}")
     d = doc["discovery"]
@@ -83,8 +85,8 @@ def markdown(doc: dict[str, Any]) -> str:
               f"{d['samples']} samples of their shared refcounts while a second thread ran the kernel; "
               f"{len(d['candidates'])} written:", ""]
     for c in d["candidates"][:20]:
-        lines.append(f"- `{c['locator']}` ({c['type_module']}.{c['type']}) {c['repr']}: shared refcount changed "
-                     f"in {c['changes']} of {c['samples']} samples; found as {c['via'][0]}")
+        lines.append(f"- `{c['locator']}` ({c['type_module']}.{c['type']}) {c['repr']}: shared refcount "
+                     f"away from rest in {c['busy']} of {c['samples']} samples; found as {c['via'][0]}")
     lines += ["", f"perf c2c: {doc.get('perf_c2c', 'not checked')}"]
     return "\n".join(lines) + "\n"
 

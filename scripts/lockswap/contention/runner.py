@@ -105,8 +105,8 @@ def make_arms(candidates: Sequence[dict[str, Any]], limit: int) -> tuple[list[Ar
     Returns the arms and the candidates left out, each with the reason.
     """
     arms = [Arm(analysis.NONE, [], {"label": "unmodified", "type": "", "repr": ""})]
-    left_out = []
-    chosen = []
+    left_out: list[dict[str, Any]] = []
+    chosen: list[dict[str, Any]] = []
     for c in candidates:
         if c.get("immortal_refused"):
             left_out.append({**c, "why": f"cannot be made immortal: {c['immortal_refused']}"})
@@ -115,7 +115,8 @@ def make_arms(candidates: Sequence[dict[str, Any]], limit: int) -> tuple[list[Ar
         else:
             chosen.append(c)
     for i, c in enumerate(chosen, 1):
-        arms.append(Arm(f"c{i}", [c["locator"]], {"label": c["locator"], "type": c["type"], "repr": c["repr"]}))
+        info = {"label": c["locator"], "type": c["type"], "repr": c["repr"]}
+        arms.append(Arm(f"c{i}", [c["locator"]], info))
     if len(chosen) > 1:
         arms.append(Arm(analysis.ALL, [c["locator"] for c in chosen],
                         {"label": "everything at once", "type": "", "repr": f"{len(chosen)} objects"}))
