@@ -36,6 +36,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
                    help="single-thread seconds per measurement (default 0.2)")
     p.add_argument("--max-candidates", type=int, default=6,
                    help="counterfactuals for at most this many candidates, most written first (default 6)")
+    p.add_argument("--sample-seconds", type=float, default=1.0,
+                   help="seconds discovery samples refcounts while a second thread runs the kernel (default 1)")
     p.add_argument("--workers", type=int, help="N of t1/tN (default: usable cores)")
     p.add_argument("--use-python", metavar="PYTHON",
                    help="measure this existing environment's Python instead of building (development aid)")
@@ -146,10 +148,10 @@ def cmd_contention(args: argparse.Namespace) -> int:
     workers = args.workers or max(2, environment.usable_cores())
     created = environment.utc_now()
     python, info = target_python(args, variant)
-    timeout = 120 + 40 * args.target_seconds * workers
+    timeout = 120 + 40 * args.target_seconds * workers + 10 * args.sample_seconds
     with log.step(f"discover candidates: {kernel.name} on {variant}"):
         found, env = runner.discover(python, kernel, target_seconds=args.target_seconds,
-                                     sample_seconds=max(0.3, args.target_seconds), timeout=timeout)
+                                     sample_seconds=args.sample_seconds, timeout=timeout)
     if env.get("gil_enabled"):
         raise ConfigError(f"the GIL is enabled in {python}: refcounts are not shared-written there",
                           "use a free-threaded interpreter without PYTHON_GIL=1")
@@ -157,7 +159,8 @@ def cmd_contention(args: argparse.Namespace) -> int:
     log.info(f"{len(candidates)} of {found['examined']} objects had their shared refcount written:")
     for c in candidates:
         note = f"  [cannot be made immortal: {c['immortal_refused']}]" if c["immortal_refused"] else ""
-        log.info(f"  {c['changes']:>6} changes  {c['locator']}  ({c['type']}) {c['repr']}{note}")
+        log.info(f"  {c['busy']:>6} of {c['samples']} samples  {c['locator']}  ({c['type']}) "
+                 f"{c['repr']}{note}")
     arms, left_out = runner.make_arms(candidates, args.max_candidates)
     for c in left_out:
         log.info(f"  not measured: {c['locator']}: {c['why']}")
@@ -181,6 +184,7 @@ def cmd_contention(args: argparse.Namespace) -> int:
                      "source": kernel.source},
         "plan": {"workers": workers, "repeats": args.repeats, "target_seconds": args.target_seconds,
                  "iterations": int(found["iterations"]), "max_candidates": args.max_candidates,
+                 "sample_seconds": args.sample_seconds,
                  "order": "per repeat: arms shuffled, one fresh process each; t1 and tN alternate first"},
         "discovery": {k: found.get(k) for k in ("examined", "already_immortal", "immortal_at_thread_start",
                                                 "immortal_at_thread_start_roots", "samples", "candidates",

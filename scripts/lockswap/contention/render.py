@@ -87,6 +87,15 @@ def markdown(doc: dict[str, Any]) -> str:
     for c in d["candidates"][:20]:
         lines.append(f"- `{c['locator']}` ({c['type_module']}.{c['type']}) {c['repr']}: shared refcount "
                      f"away from rest in {c['busy']} of {c['samples']} samples; found as {c['via'][0]}")
+    late = d.get("immortal_at_thread_start_roots") or []
+    if late:
+        names = ", ".join(f"`{x['locator']}` ({x['type']})" for x in late[:8])
+        lines += ["", f"Immortal once a thread started, so never shared-written here: {names}"
+                  f"{' and more' if len(late) > 8 else ''} "
+                  f"({d.get('immortal_at_thread_start')} objects in all: "
+                  "free-threaded CPython 3.13 immortalises objects that use deferred reference counting, "
+                  "modules, their dicts and top-level functions among them, when the first thread starts; "
+                  "gh-117783)."]
     lines += ["", f"perf c2c: {doc.get('perf_c2c', 'not checked')}"]
     return "\n".join(lines) + "\n"
 
