@@ -37,7 +37,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-candidates", type=int, default=6,
                    help="counterfactuals for at most this many candidates, most written first (default 6)")
     p.add_argument("--sample-seconds", type=float, default=1.0,
-                   help="seconds discovery samples refcounts while a second thread runs the kernel (default 1)")
+                   help="seconds of refcount sampling while a second thread runs the kernel (default 1)")
     p.add_argument("--workers", type=int, help="N of t1/tN (default: usable cores)")
     p.add_argument("--use-python", metavar="PYTHON",
                    help="measure this existing environment's Python instead of building (development aid)")
