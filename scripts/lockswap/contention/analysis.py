@@ -80,6 +80,13 @@ class Row:
         return d
 
 
+def summary(ratios: Sequence[float]) -> dict[str, Any] | None:
+    """Median t1/tN of one arm with its bootstrap CI (None without runs)."""
+    if not ratios:
+        return None
+    return {"n": len(ratios), "median": stats.median(ratios), "ci": list(bootstrap_median_ci(ratios))}
+
+
 def per_process(runs: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
     by_arm: dict[str, list[Mapping[str, Any]]] = {}
     for r in runs:

@@ -129,6 +129,8 @@ def _render(files: list[str]) -> int:
     for f in files:
         doc = render.load(Path(f))
         print(render.markdown(doc))
+        if not doc["ranking"]:
+            continue
         try:
             log.info(f"chart: {render.chart(doc, Path(f).with_suffix('.png'))}")
         except ImportError:
@@ -164,6 +166,9 @@ def cmd_contention(args: argparse.Namespace) -> int:
     arms, left_out = runner.make_arms(candidates, args.max_candidates)
     for c in left_out:
         log.info(f"  not measured: {c['locator']}: {c['why']}")
+    if len(arms) == 1:
+        log.info("no candidate to measure: no object that can be made immortal had its shared refcount "
+                 "written by the kernel; measuring the unmodified scaling only")
     total = len(arms) * args.repeats
     done = [0]
 
@@ -176,6 +181,7 @@ def cmd_contention(args: argparse.Namespace) -> int:
         runs, failures = runner.measure(python, kernel, arms, iterations=int(found["iterations"]),
                                         workers=workers, repeats=args.repeats, timeout=timeout, on_done=tick)
     ranking = analysis.rank(runs, {a.name: a.info for a in arms if a.refused is None})
+    unmodified = analysis.summary([r["ratio"] for r in runs if r["arm"] == analysis.NONE])
     doc: dict[str, Any] = {
         "kind": render.KIND, "schema_version": render.VERSION, "created": created,
         "lockswap": environment.lockswap_commit(), "machine": environment.machine(),
@@ -197,11 +203,15 @@ def cmd_contention(args: argparse.Namespace) -> int:
                     for a in arms if a.refused],
         "left_out": [{"locator": c["locator"], "why": c["why"]} for c in left_out],
         "ranking": [r.to_json() for r in ranking],
+        "unmodified": unmodified,
         "perf_c2c": perf_c2c(),
     }
     out = Path(args.output) if args.output else results_path(doc)
     json_path, png = render.write(doc, out)
     print(render.markdown(doc))
     log.info(f"results: {json_path}")
-    log.info(f"chart: {png}" if png else "no chart: matplotlib is not installed (pip install -e '.[report]')")
+    if png:
+        log.info(f"chart: {png}")
+    elif ranking:
+        log.info("no chart: matplotlib is not installed (pip install -e '.[report]')")
     return 0

@@ -62,6 +62,10 @@ def markdown(doc: dict[str, Any]) -> str:
         "1 thread ns/call (without -> with) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    u = doc.get("unmodified")
+    if u:
+        lines[4:4] = [f"Unmodified: t1/t{n} = {u['median']:.3f} [95% CI {u['ci'][0]:.3f}-{u['ci'][1]:.3f}] "
+                      f"over {u['n']} processes.", ""]
     for i, r in enumerate(doc["ranking"], 1):
         label = f"`{r['label']}`" if r["arm"] != "all" else "**everything at once** (ceiling)"
         gain = f"{r['gain']:+.3f} {_ci(r['gain_ci'])}"
@@ -73,7 +77,7 @@ def markdown(doc: dict[str, Any]) -> str:
                      f"{r['without']:.3f} | {r['with']:.3f} [{r['with_ci'][0]:.3f}-{r['with_ci'][1]:.3f}] | "
                      f"{gain} | {_p(r['p'])} | {_p(r['p_holm'])} | {t1} |")
     if not doc["ranking"]:
-        lines.append("| - | no counterfactual measured | | | | | | | |")
+        lines.append("| - | no counterfactual measured: no candidate (see below) | | | | | | | |")
     for f in doc.get("failures", []):
         tail = f["stderr_tail"].strip().splitlines()[-1:] or [""]
         lines.append(f"\n{f['label']}: repeat {f['repeat'] + 1} {f['kind']} "
@@ -83,7 +87,7 @@ def markdown(doc: dict[str, Any]) -> str:
     d = doc["discovery"]
     lines += ["", f"Discovery: {d['examined']} objects examined ({d['already_immortal']} already immortal), "
               f"{d['samples']} samples of their shared refcounts while a second thread ran the kernel; "
-              f"{len(d['candidates'])} written:", ""]
+              f"{len(d['candidates'])} written{':' if d['candidates'] else ''}", ""]
     for c in d["candidates"][:20]:
         lines.append(f"- `{c['locator']}` ({c['type_module']}.{c['type']}) {c['repr']}: shared refcount "
                      f"away from rest in {c['busy']} of {c['samples']} samples; found as {c['via'][0]}")
@@ -98,6 +102,13 @@ def markdown(doc: dict[str, Any]) -> str:
                   "gh-117783)."]
     lines += ["", f"perf c2c: {doc.get('perf_c2c', 'not checked')}"]
     return "\n".join(lines) + "\n"
+
+
+def _short_label(row: dict[str, Any]) -> str:
+    if row["arm"] == "all":
+        return "everything at once"
+    label = str(row["label"])
+    return label if len(label) <= 32 else str(row.get("repr") or label)[:45]
 
 
 def chart(doc: dict[str, Any], out: Path) -> Path:
@@ -118,8 +129,7 @@ def chart(doc: dict[str, Any], out: Path) -> Path:
         if not r["significant"]:
             bar.set_alpha(0.35)
     ax.set_yticks(list(ys))
-    ax.set_yticklabels([("everything at once" if r["arm"] == "all" else r["label"])[:45] for r in rows],
-                       fontsize=8)
+    ax.set_yticklabels([_short_label(r) for r in rows], fontsize=8)
     ax.axvline(0, color="black", linewidth=0.8)
     n = doc["plan"]["workers"]
     ax.set_xlabel(f"gain in t1/t{n} when immortal (95% bootstrap CI; faded: not significant)")
@@ -137,6 +147,8 @@ def chart(doc: dict[str, Any], out: Path) -> Path:
 def write(doc: dict[str, Any], json_path: Path) -> tuple[Path, Path | None]:
     """Write the JSON (atomically) and, if matplotlib is installed, the chart beside it."""
     paths.atomic_write_text(json_path, json.dumps(doc, indent=1) + "\n")
+    if not doc["ranking"]:
+        return json_path, None
     try:
         import matplotlib  # noqa: F401
     except ImportError:
