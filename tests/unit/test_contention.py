@@ -7,6 +7,7 @@ import random
 import sys
 import threading
 import types
+from pathlib import Path
 
 import pytest
 
@@ -238,3 +239,10 @@ def test_render_refuses_other_kinds(tmp_path):
     other.write_text(json.dumps({"kind": "lockswap-bench", "schema_version": 3}))
     with pytest.raises(ConfigError, match="not a contention result"):
         render.load(other)
+
+
+@pytest.mark.skipif(probe.free_threaded(), reason="checks the refusal on a GIL build")
+def test_discovery_on_a_gil_build_is_one_clear_message():
+    kernel = runner.Kernel("add", "a = np.ones(n)", "a + a", 1, "workload")
+    with pytest.raises(ConfigError, match="not a free-threaded CPython"):
+        runner.discover(Path(sys.executable), kernel, target_seconds=0.01, sample_seconds=0.01, timeout=60)

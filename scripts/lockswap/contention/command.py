@@ -92,8 +92,9 @@ def choose_kernel(args: argparse.Namespace) -> runner.Kernel:
 def target_python(args: argparse.Namespace, variant: str) -> tuple[Path, dict[str, Any]]:
     """The variant's bench venv (the same one ``lockswap bench`` uses) and its wheel facts."""
     if args.use_python:
-        runner.check_python(Path(args.use_python))
-        return Path(args.use_python), {"source": "existing environment", "variant": variant}
+        python = Path(args.use_python).absolute()  # not resolve(): a venv's python is a symlink
+        runner.check_python(python)
+        return python, {"source": "existing environment", "variant": variant}
     interp, wheel = cli.build_variant(args, variant)
     key = paths.content_key(wheel.key, interp.key, bench_command.BENCH_REQUIREMENTS)
     with log.step(f"bench venv for {variant}"):

@@ -348,6 +348,10 @@ def sample(entries, thread, ready, go, seconds_cap):
 
 
 def discover(spec, worker):
+    if not free_threaded() or sys.version_info[:2] < (3, 13):
+        emit({"event": "error", "message": f"{sys.executable} is not a free-threaded CPython 3.13+ "
+                                           "(shared refcounts exist only there)"})
+        sys.exit(2)
     gc.disable()  # the collector must not touch headers while they are sampled
     cell = {"setup": spec["setup"], "kernel": spec["kernel"], "size": spec["size"], "workers": 1,
             "iterations": 1, "warmup": True}

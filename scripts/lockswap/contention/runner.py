@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import log, proc
 from ..bench import runner as bench_runner
-from ..errors import CommandError, LockswapError
+from ..errors import CommandError, ConfigError, LockswapError
 from . import analysis
 
 PROBE = Path(__file__).with_name("probe.py")
@@ -78,6 +78,10 @@ def discover(python: Path, kernel: Kernel, *, target_seconds: float, sample_seco
     spec = {"mode": "discover", "setup": kernel.setup, "kernel": kernel.kernel, "size": kernel.size,
             "target_seconds": target_seconds, "sample_seconds": sample_seconds}
     out = run_probe(python, spec, timeout)
+    error = out.first("error")
+    if error is not None:
+        raise ConfigError(f"contention discovery: {error['message']}",
+                          "use the variant's free-threaded venv (drop --use-python, or give a 3.13t one)")
     found, env = out.first("candidates"), out.first("env")
     if out.returncode != 0 or found is None or env is None:
         status = "timed out" if out.returncode is None else f"exit {out.returncode}"
