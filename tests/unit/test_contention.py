@@ -246,3 +246,11 @@ def test_discovery_on_a_gil_build_is_one_clear_message():
     kernel = runner.Kernel("add", "a = np.ones(n)", "a + a", 1, "workload")
     with pytest.raises(ConfigError, match="not a free-threaded CPython"):
         runner.discover(Path(sys.executable), kernel, target_seconds=0.01, sample_seconds=0.01, timeout=60)
+
+
+def test_the_shipped_example_kernel_file_loads():
+    path = Path(__file__).parents[1] / "fixtures" / "contention" / "npadd_in_loop.py"
+    k = command.load_kernel_file(path)
+    assert (k.setup, k.kernel, k.size) == ("a = np.ones(n); b = np.ones(n); c = np.empty(n)",
+                                           "np.add(a, b, out=c)", 1)
+    assert probe.kernel_roots(k.kernel, _ns(k.setup))[0][0] == "np.add"
