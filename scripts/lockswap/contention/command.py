@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import re
 import shutil
 from pathlib import Path
@@ -151,6 +152,10 @@ def cmd_contention(args: argparse.Namespace) -> int:
     workers = args.workers or max(2, environment.usable_cores())
     created = environment.utc_now()
     python, info = target_python(args, variant)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if load > environment.usable_cores() - 0.5:
+        log.warn(f"load average {load:.1f} on {environment.usable_cores()} usable cores: other "
+                 "work competes for the cores, t1/tN will be noisy (the JSON records the load)")
     timeout = 120 + 40 * args.target_seconds * workers + 10 * args.sample_seconds
     with log.step(f"discover candidates: {kernel.name} on {variant}"):
         found, env = runner.discover(python, kernel, target_seconds=args.target_seconds,
