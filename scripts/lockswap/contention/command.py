@@ -39,6 +39,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
                    help="counterfactuals for at most this many candidates, most written first (default 6)")
     p.add_argument("--sample-seconds", type=float, default=1.0,
                    help="seconds of refcount sampling while a second thread runs the kernel (default 1)")
+    p.add_argument("--no-sweep", action="store_true",
+                   help="skip the second discovery pass over every GC-tracked object (faster, may miss some)")
     p.add_argument("--workers", type=int, help="N of t1/tN (default: usable cores)")
     p.add_argument("--use-python", metavar="PYTHON",
                    help="measure this existing environment's Python instead of building (development aid)")
@@ -159,7 +161,8 @@ def cmd_contention(args: argparse.Namespace) -> int:
     timeout = 120 + 40 * args.target_seconds * workers + 10 * args.sample_seconds
     with log.step(f"discover candidates: {kernel.name} on {variant}"):
         found, env = runner.discover(python, kernel, target_seconds=args.target_seconds,
-                                     sample_seconds=args.sample_seconds, timeout=timeout)
+                                     sample_seconds=args.sample_seconds, timeout=timeout,
+                                     sweep=not args.no_sweep)
     if env.get("gil_enabled"):
         raise ConfigError(f"the GIL is enabled in {python}: refcounts are not shared-written there",
                           "use a free-threaded interpreter without PYTHON_GIL=1")
@@ -198,9 +201,9 @@ def cmd_contention(args: argparse.Namespace) -> int:
                  "iterations": int(found["iterations"]), "max_candidates": args.max_candidates,
                  "sample_seconds": args.sample_seconds,
                  "order": "per repeat: arms shuffled, one fresh process each; t1 and tN alternate first"},
-        "discovery": {k: found.get(k) for k in ("examined", "already_immortal", "immortal_at_thread_start",
-                                                "immortal_at_thread_start_roots", "samples", "candidates",
-                                                "roots")},
+        "discovery": {k: found.get(k) for k in (
+            "examined", "already_immortal", "immortal_at_thread_start", "immortal_at_thread_start_roots",
+            "samples", "swept", "candidates", "roots")},
         "arms": {a.name: {**a.info, "locators": a.locators, "immortalized": a.immortalized,
                           "skipped": a.skipped, "refused": a.refused, "crashes": a.crashes} for a in arms},
         "runs": runs,

@@ -370,6 +370,36 @@ def discover(spec, worker):
         entries.append(e)
     watched = [e for e in entries if not e.get("already_immortal")]
     before = {id(e["obj"]): sys.getrefcount(e["obj"]) for e in watched}
+    watched, busy, changes, deltas, late, samples = run_sampled(spec, worker, watched, iterations)
+    out = [written(e, busy[i], changes[i], deltas[i], samples, before.get(id(e["obj"])))
+           for i, e in enumerate(watched) if busy[i] or changes[i]]
+    swept = 0
+    if spec.get("sweep"):
+        swept, more = sweep(spec, worker, found, iterations, roots, ns)
+        out += more
+    out.sort(key=lambda c: (c["locator"] is None, -c["busy"], -c["changes"], c["locator"] or ""))
+    root_locs = {loc for loc, _ in roots}
+    late_roots = [{"locator": e["locator"], "type": type(e["obj"]).__qualname__, "repr": short_repr(e["obj"])}
+                  for e in late if e["locator"] in root_locs]
+    emit({"event": "candidates", "candidates": out, "examined": len(entries), "already_immortal": immortal,
+          "immortal_at_thread_start": len(late), "immortal_at_thread_start_roots": late_roots,
+          "samples": samples, "swept": swept, "iterations": iterations, "roots": sorted(root_locs)})
+
+
+def written(e, busy, changes, deltas, samples, refcount_before):
+    obj = e["obj"]
+    refused = immortal_reason(obj)
+    if e["locator"] is None:
+        refused = "found only by the sweep of all objects: no path from the kernel's names to it"
+    return {"locator": e["locator"], "via": e["via"][:5], "type": type(obj).__qualname__,
+            "type_module": type(obj).__module__, "repr": short_repr(obj),
+            "busy": busy, "changes": changes, "samples": samples, "deltas": sorted(deltas),
+            "refcount_before": refcount_before, "refcount_after": sys.getrefcount(obj),
+            "immortal_refused": refused}
+
+
+def run_sampled(spec, worker, watched, iterations):
+    """Run the kernel on a second thread while sampling ``watched``; see :func:`sample`."""
     ready, go = threading.Event(), threading.Event()
     loop_iterations = max(1, int(iterations * spec["sample_seconds"] / spec["target_seconds"]))
     errors = []
@@ -388,28 +418,61 @@ def discover(spec, worker):
 
     t = threading.Thread(target=target)
     t.start()
-    watched, busy, changes, deltas, late, samples = sample(watched, t, ready, go,
-                                                           10 * spec["sample_seconds"] + 5)
+    got = sample(watched, t, ready, go, 10 * spec["sample_seconds"] + 5)
     t.join()
     if errors:
         raise RuntimeError(f"the kernel failed on the sampling thread: {errors[0]}")
+    return got
+
+
+SWEEP_MIN_CHANGES = 4  # the harness's own objects (events the thread waits on) change once or twice
+
+
+def sweep(spec, worker, found, iterations, roots, ns):
+    """Every other GC-tracked object of the main thread, sampled the same way (slower, complete).
+
+    Returns (objects swept, written ones), each located from the roots when a path of at most
+    three steps exists.
+    """
+    me = threading.get_ident()
+    skip = {id(e["obj"]) for e in found.values()}
+    pool = [o for o in gc.get_objects() if id(o) not in skip and header(o)["tid"] == me
+            and header(o)["local"] != IMMORTAL_LOCAL]
+    entries = [{"obj": o, "locator": None, "via": ["sweep of all GC-tracked objects"]} for o in pool]
+    del pool
+    watched, busy, changes, deltas, _, samples = run_sampled(spec, worker, entries, iterations)
+    hits = [(e, i) for i, e in enumerate(watched) if changes[i] >= SWEEP_MIN_CHANGES]
+    paths = find_paths({id(e["obj"]) for e, _ in hits}, roots, ns)
     out = []
-    for i, e in enumerate(watched):
-        if not busy[i] and not changes[i]:
+    for e, i in hits:
+        if id(e["obj"]) in paths:
+            e["locator"], how = paths[id(e["obj"])]
+            e["via"] = [how, *e["via"]]
+        out.append(written(e, busy[i], changes[i], deltas[i], samples, None))
+    return len(watched), out
+
+
+def find_paths(targets, roots, ns, depth=3, budget=300_000):
+    """Locators for ``targets`` (ids): breadth first from the roots and every numpy module."""
+    starts = [*roots, *((f"sys.modules[{m!r}]", "module") for m in sorted(sys.modules)
+                        if m == "numpy" or m.startswith("numpy."))]
+    frontier, seen, paths = [], set(), {}
+    for loc, how in starts:
+        try:
+            frontier.append((locate(loc, ns), loc, how, 0))
+        except Exception:
             continue
-        obj = e["obj"]
-        out.append({"locator": e["locator"], "via": e["via"][:5], "type": type(obj).__qualname__,
-                    "type_module": type(obj).__module__, "repr": short_repr(obj),
-                    "busy": busy[i], "changes": changes[i], "samples": samples,
-                    "deltas": sorted(deltas[i]), "refcount_before": before[id(obj)],
-                    "refcount_after": sys.getrefcount(obj), "immortal_refused": immortal_reason(obj)})
-    out.sort(key=lambda c: (-c["busy"], -c["changes"], c["locator"]))
-    root_locs = {loc for loc, _ in roots}
-    late_roots = [{"locator": e["locator"], "type": type(e["obj"]).__qualname__, "repr": short_repr(e["obj"])}
-                  for e in late if e["locator"] in root_locs]
-    emit({"event": "candidates", "candidates": out, "examined": len(entries), "already_immortal": immortal,
-          "immortal_at_thread_start": len(late), "immortal_at_thread_start_roots": late_roots,
-          "samples": samples, "iterations": iterations, "roots": sorted(root_locs)})
+    while frontier and targets - paths.keys() and budget > 0:
+        obj, loc, how, level = frontier.pop(0)
+        budget -= 1
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if id(obj) in targets:
+            paths[id(obj)] = (loc, f"sweep, then reached as {loc}")
+        if level < depth:
+            frontier += [(c, cl, how, level + 1) for c, cl, _ in children(obj, loc)]
+    return paths
 
 
 def measure(spec, worker):

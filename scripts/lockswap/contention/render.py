@@ -85,11 +85,14 @@ def markdown(doc: dict[str, Any]) -> str:
     for a in doc.get("refused", []):
         lines.append(f"\nnot measured: `{a['label']}`: {a['reason']}")
     d = doc["discovery"]
+    swept = f", then a sweep of {d['swept']} other GC-tracked objects" if d.get("swept") else ""
     lines += ["", f"Discovery: {d['examined']} objects examined ({d['already_immortal']} already immortal), "
-              f"{d['samples']} samples of their shared refcounts while a second thread ran the kernel; "
+              f"{d['samples']} samples of their shared refcounts while a second thread ran the kernel"
+              f"{swept}; "
               f"{len(d['candidates'])} written{':' if d['candidates'] else ''}", ""]
     for c in d["candidates"][:20]:
-        lines.append(f"- `{c['locator']}` ({c['type_module']}.{c['type']}) {c['repr']}: shared refcount "
+        lines.append(f"- `{c['locator'] or '(no path)'}` ({c['type_module']}.{c['type']}) {c['repr']}: "
+                     "shared refcount "
                      f"away from rest in {c['busy']} of {c['samples']} samples; found as {c['via'][0]}")
     late = d.get("immortal_at_thread_start_roots") or []
     if late:

@@ -73,10 +73,10 @@ def run_probe(python: Path, spec: dict[str, Any], timeout: float) -> Outcome:
 
 
 def discover(python: Path, kernel: Kernel, *, target_seconds: float, sample_seconds: float,
-             timeout: float) -> tuple[dict[str, Any], dict[str, Any]]:
+             timeout: float, sweep: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """Candidates (the probe's ``candidates`` event) and the worker environment."""
     spec = {"mode": "discover", "setup": kernel.setup, "kernel": kernel.kernel, "size": kernel.size,
-            "target_seconds": target_seconds, "sample_seconds": sample_seconds}
+            "target_seconds": target_seconds, "sample_seconds": sample_seconds, "sweep": sweep}
     out = run_probe(python, spec, timeout)
     error = out.first("error")
     if error is not None:
