@@ -254,3 +254,13 @@ def test_the_shipped_example_kernel_file_loads():
     assert (k.setup, k.kernel, k.size) == ("a = np.ones(n); b = np.ones(n); c = np.empty(n)",
                                            "np.add(a, b, out=c)", 1)
     assert probe.kernel_roots(k.kernel, _ns(k.setup))[0][0] == "np.add"
+
+
+def test_find_paths_locates_objects_the_sweep_found():
+    target = object()
+    holder = types.SimpleNamespace(inner={"k": target})
+    ns = {"holder": holder}
+    paths = probe.find_paths({id(target)}, [("holder", "root")], ns)
+    loc, how = paths[id(target)]
+    assert probe.locate(loc, ns) is target and "sweep" in how
+    assert probe.find_paths({id(object())}, [("holder", "root")], ns) == {}
