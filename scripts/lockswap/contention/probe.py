@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import builtins
 import ctypes
+import faulthandler
 import gc
 import importlib.util
 import json
@@ -505,6 +506,7 @@ def measure(spec, worker):
 
 
 def main():
+    faulthandler.enable()  # a crash leaves its stack in the output tail the runner reports
     with open(sys.argv[1], encoding="utf-8") as fh:
         spec = json.load(fh)
     worker = load_worker(spec["worker"])

@@ -79,9 +79,11 @@ def markdown(doc: dict[str, Any]) -> str:
     if not doc["ranking"]:
         lines.append("| - | no counterfactual measured: no candidate (see below) | | | | | | | |")
     for f in doc.get("failures", []):
-        tail = f["stderr_tail"].strip().splitlines()[-1:] or [""]
-        lines.append(f"\n{f['label']}: repeat {f['repeat'] + 1} {f['kind']} "
-                     f"(exit {f['returncode']}): {tail[0]}")
+        tail = [ln for ln in f["stderr_tail"].strip().splitlines() if ln.strip()]
+        first = next((ln for ln in tail if "Fatal Python error" in ln or "Error" in ln),
+                     tail[-1] if tail else "")
+        lines.append(f"\n`{f['label']}`: repeat {f['repeat'] + 1} {f['kind']} "
+                     f"(exit {f['returncode']}): {first.strip()}")
     for a in doc.get("refused", []):
         lines.append(f"\nnot measured: `{a['label']}`: {a['reason']}")
     d = doc["discovery"]
