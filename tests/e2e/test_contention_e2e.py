@@ -41,3 +41,19 @@ def test_contention_finds_the_add_ufunc_on_lockfree(tmp_path, monkeypatch, capsy
     assert "| `add` <ufunc 'add'> | ufunc |" in table and "Holm" in table
     if doc["ranking"] and (out.with_suffix(".png")).exists():
         assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.e2e
+def test_contention_finds_nothing_left_on_immortal(tmp_path, monkeypatch):
+    m = manifest.default()
+    if "immortal" not in m.variants or NUMPY not in m.versions_for("immortal"):
+        pytest.skip(f"variant immortal for NumPy {NUMPY} not in patches/manifest.toml")
+    monkeypatch.setenv("LOCKSWAP_DIST", str(tmp_path / "dist"))
+    monkeypatch.setenv("LOCKSWAP_RESULTS", str(tmp_path / "results"))
+    out = tmp_path / "results" / "contention.json"
+    assert cli.main(["contention", "--numpy", NUMPY, "--variant", "immortal", "--workload", "add",
+                     "--repeats", "2", "--target-seconds", "0.03", "--output", str(out)]) == 0
+    doc = render.load(out)
+    written = {c["type"] for c in doc["discovery"]["candidates"]}
+    assert not written & {"ufunc", "PyCapsule"}, doc["discovery"]["candidates"]
+    assert doc["unmodified"]["n"] == 2 and not any(r["significant"] for r in doc["ranking"])
