@@ -371,7 +371,8 @@ def discover(spec, worker):
         entries.append(e)
     watched = [e for e in entries if not e.get("already_immortal")]
     before = {id(e["obj"]): sys.getrefcount(e["obj"]) for e in watched}
-    watched, busy, changes, deltas, late, samples = run_sampled(spec, worker, watched, iterations)
+    watched, busy, changes, deltas, late, samples = sample_rounds(spec, worker, watched, iterations,
+                                                                  MIN_SAMPLES)
     out = [written(e, busy[i], changes[i], deltas[i], samples, before.get(id(e["obj"])))
            for i, e in enumerate(watched) if busy[i] or changes[i]]
     swept = 0
@@ -397,6 +398,27 @@ def written(e, busy, changes, deltas, samples, refcount_before):
             "busy": busy, "changes": changes, "samples": samples, "deltas": sorted(deltas),
             "refcount_before": refcount_before, "refcount_after": sys.getrefcount(obj),
             "immortal_refused": refused}
+
+
+MIN_SAMPLES = 20_000  # about a second on an idle machine; a busy one gets more rounds
+MIN_SWEEP_SAMPLES = 200
+MAX_ROUNDS = 4
+
+
+def sample_rounds(spec, worker, watched, iterations, min_samples):
+    """:func:`run_sampled` again (fresh thread, fresh rest values) until ``min_samples`` are taken."""
+    watched, busy, changes, deltas, late, samples = run_sampled(spec, worker, watched, iterations)
+    for _ in range(MAX_ROUNDS - 1):
+        if samples >= min_samples:
+            break
+        w2, b2, c2, d2, _, s2 = run_sampled(spec, worker, watched, iterations)
+        if len(w2) != len(watched) or any(a is not b for a, b in zip(w2, watched, strict=True)):
+            break  # (cannot happen: nothing turns immortal after the first thread started)
+        busy = [a + b for a, b in zip(busy, b2, strict=True)]
+        changes = [a + b for a, b in zip(changes, c2, strict=True)]
+        deltas = [a | b for a, b in zip(deltas, d2, strict=True)]
+        samples += s2
+    return watched, busy, changes, deltas, late, samples
 
 
 def run_sampled(spec, worker, watched, iterations):
@@ -441,7 +463,8 @@ def sweep(spec, worker, found, iterations, roots, ns):
             and header(o)["local"] != IMMORTAL_LOCAL]
     entries = [{"obj": o, "locator": None, "via": ["sweep of all GC-tracked objects"]} for o in pool]
     del pool
-    watched, busy, changes, deltas, _, samples = run_sampled(spec, worker, entries, iterations)
+    watched, busy, changes, deltas, _, samples = sample_rounds(spec, worker, entries, iterations,
+                                                               MIN_SWEEP_SAMPLES)
     hits = [(e, i) for i, e in enumerate(watched) if changes[i] >= SWEEP_MIN_CHANGES]
     paths = find_paths({id(e["obj"]) for e, _ in hits}, roots, ns)
     out = []
