@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lockswap.contention import analysis, command, probe, render, runner
+from lockswap.contention import analysis, candidates, command, probe, render, runner
 from lockswap.errors import ConfigError
 
 np = pytest.importorskip("numpy")
@@ -27,29 +27,29 @@ def _ns(setup: str) -> dict:
 
 def test_kernel_roots_name_locals_and_attribute_chains():
     ns = _ns("a = np.ones(n); b = np.ones(n); c = np.empty(n); add = np.add")
-    locals_ = {loc for loc, _ in probe.kernel_roots("add(a, b, out=c)", ns)}
+    locals_ = {loc for loc, _ in candidates.kernel_roots("add(a, b, out=c)", ns)}
     assert {"add", "a", "b", "c"} <= locals_
-    chained = {loc for loc, _ in probe.kernel_roots("np.add(a, b, out=c)", ns)}
+    chained = {loc for loc, _ in candidates.kernel_roots("np.add(a, b, out=c)", ns)}
     assert {"np", "np.add"} <= chained
     assert "add" not in chained  # a keyword `out=` is not a name, and `add` is not used
 
 
 def test_kernel_roots_find_methods_on_the_type_and_builtins():
     ns = _ns("x = np.ones(n)")
-    roots = dict(probe.kernel_roots("x[0] += x.mean() * len(x)", ns))
+    roots = dict(candidates.kernel_roots("x[0] += x.mean() * len(x)", ns))
     method = "type(x).__mro__[0].__dict__['mean']"
     assert method in roots
-    assert probe.locate(method, ns) is np.ndarray.__dict__["mean"]
-    assert probe.locate("builtins.len", ns) is len and "builtins.len" in roots
+    assert candidates.locate(method, ns) is np.ndarray.__dict__["mean"]
+    assert candidates.locate("builtins.len", ns) is len and "builtins.len" in roots
 
 
 def test_collect_locators_find_the_same_objects_again():
     holder = types.SimpleNamespace(payload=[object(), {"key": object()}])
     ns = {"holder": holder}
-    found = probe.collect([("holder", "kernel name `holder`")], ns, depth=4)
+    found = candidates.collect([("holder", "kernel name `holder`")], ns, depth=4)
     assert len(found) > 4
     for key, entry in found.items():
-        assert id(probe.locate(entry["locator"], ns)) == key, entry["locator"]
+        assert id(candidates.locate(entry["locator"], ns)) == key, entry["locator"]
     # the dict value inside the list is reached and keeps a readable path of how it was found
     inner = next(e for e in found.values() if e["obj"] is holder.payload[1]["key"])
     assert inner["via"][0].endswith("kernel name `holder`")
@@ -58,7 +58,7 @@ def test_collect_locators_find_the_same_objects_again():
 def test_collect_treats_module_attributes_as_leaves():
     mod = types.ModuleType("lockswap_fake_mod")
     mod.thing = types.SimpleNamespace(deep=object())
-    found = probe.collect([("m", "root")], {"m": mod}, depth=3)
+    found = candidates.collect([("m", "root")], {"m": mod}, depth=3)
     objs = [e["obj"] for e in found.values()]
     assert any(o is mod.thing for o in objs)
     assert not any(o is mod.thing.deep for o in objs)
@@ -68,14 +68,14 @@ def test_trace_roots_names_called_python_code_and_its_globals(monkeypatch):
     mod = types.ModuleType("lockswap_traced_mod")
     exec("HELPER = [1, 2]\ndef work():\n    return len(HELPER)\n", vars(mod))
     monkeypatch.setitem(sys.modules, mod.__name__, mod)
-    roots = dict(probe.trace_roots(mod.work))
+    roots = dict(candidates.trace_roots(mod.work))
     base = f"sys.modules[{mod.__name__!r}]"
     assert {base, f"{base}.work", f"{base}.HELPER"} <= set(roots)
-    assert probe.locate(f"{base}.HELPER", {}) is mod.HELPER
+    assert candidates.locate(f"{base}.HELPER", {}) is mod.HELPER
 
 
 def test_short_repr_drops_addresses():
-    assert " at 0x" not in probe.short_repr(object())
+    assert " at 0x" not in candidates.short_repr(object())
 
 
 @pytest.mark.skipif(probe.free_threaded(), reason="checks the refusal on a GIL build")
@@ -253,14 +253,14 @@ def test_the_shipped_example_kernel_file_loads():
     k = command.load_kernel_file(path)
     assert (k.setup, k.kernel, k.size) == ("a = np.ones(n); b = np.ones(n); c = np.empty(n)",
                                            "np.add(a, b, out=c)", 1)
-    assert probe.kernel_roots(k.kernel, _ns(k.setup))[0][0] == "np.add"
+    assert candidates.kernel_roots(k.kernel, _ns(k.setup))[0][0] == "np.add"
 
 
 def test_find_paths_locates_objects_the_sweep_found():
     target = object()
     holder = types.SimpleNamespace(inner={"k": target})
     ns = {"holder": holder}
-    paths = probe.find_paths({id(target)}, [("holder", "root")], ns)
+    paths = candidates.find_paths({id(target)}, [("holder", "root")], ns)
     loc, how = paths[id(target)]
-    assert probe.locate(loc, ns) is target and "sweep" in how
-    assert probe.find_paths({id(object())}, [("holder", "root")], ns) == {}
+    assert candidates.locate(loc, ns) is target and "sweep" in how
+    assert candidates.find_paths({id(object())}, [("holder", "root")], ns) == {}
