@@ -316,10 +316,20 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise ConfigError("the report needs matplotlib",
                           "pip install -e '.[report]' (or use nox -s report)") from None
     reference = scaling.parse_reference(args.reference)
-    data = load(list(args.files))
+    from .contention import render as contention  # contention results: their own section at the end
+    found = [f for f in args.files if contention.is_contention(f)]
     out_dir = args.output_dir or paths.results_dir() / "report"
-    with log.step(f"report from {len(data.files)} file(s) into {out_dir}"):
-        report, pngs = render(data, out_dir, reference)
+    if found and len(found) == len(args.files):
+        report, pngs = out_dir / "report.md", list[Path]()
+        paths.atomic_write_text(report, "# lockswap report\n\n")
+    else:
+        data = load([f for f in args.files if f not in found])
+        with log.step(f"report from {len(data.files)} file(s) into {out_dir}"):
+            report, pngs = render(data, out_dir, reference)
+    if found:
+        md, more = contention.report_section(found, out_dir)
+        paths.atomic_write_text(report, report.read_text(encoding="utf-8") + "\n" + "\n".join(md) + "\n")
+        pngs += more
     log.info(f"{report} and {len(pngs)} plots")
     log.job_summary(report.read_text(encoding="utf-8").split("## Environment")[0])
     print(report)

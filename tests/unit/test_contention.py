@@ -264,3 +264,17 @@ def test_find_paths_locates_objects_the_sweep_found():
     loc, how = paths[id(target)]
     assert candidates.locate(loc, ns) is target and "sweep" in how
     assert candidates.find_paths({id(object())}, [("holder", "root")], ns) == {}
+
+
+def test_lockswap_report_gives_contention_results_their_own_section(tmp_path):
+    pytest.importorskip("matplotlib")
+    from lockswap import cli
+
+    path, _ = render.write(_doc(), tmp_path / "contention.json")
+    bench = Path(__file__).parents[1] / "fixtures" / "bench" / "results-v2.json"
+    out = tmp_path / "report"
+    assert cli.main(["report", str(bench), str(path), "--output-dir", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "## Contention: which shared objects limit scaling" in md and "![contention](contention.png)" in md
+    assert md.index("lockswap thread-scaling report") < md.index("## Contention")
+    assert (out / "contention.png").exists()

@@ -159,3 +159,28 @@ def write(doc: dict[str, Any], json_path: Path) -> tuple[Path, Path | None]:
     except ImportError:
         return json_path, None
     return json_path, chart(doc, json_path.with_suffix(".png"))
+
+
+def is_contention(path: Path) -> bool:
+    """Whether ``path`` is a contention result (anything unreadable: no; the bench reader says why)."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("kind") == KIND
+
+
+def report_section(files: list[Path], out_dir: Path) -> tuple[list[str], list[Path]]:
+    """Markdown lines and charts (written into ``out_dir``) for ``lockswap report``."""
+    md = ["## Contention: which shared objects limit scaling", "",
+          "From `lockswap contention` (docs/contention.md): each written object made immortal in fresh "
+          "processes, interleaved with unmodified ones.", ""]
+    pngs = []
+    for f in files:
+        doc = load(f)
+        md += [*markdown(doc).splitlines(), ""]
+        if doc["ranking"]:
+            png = chart(doc, out_dir / f"{Path(f).stem}.png")
+            pngs.append(png)
+            md += [f"![{png.stem}]({png.name})", ""]
+    return md, pngs
