@@ -118,6 +118,12 @@ def report(session: nox.Session) -> None:
 
 
 @nox.session
+def contention(session: nox.Session) -> None:
+    """Which shared objects limit thread scaling (-- --variant V [--numpy N] --workload W | --kernel FILE)."""
+    lockswap(session, "contention", extras="report")
+
+
+@nox.session
 def tests(session: nox.Session) -> None:
     """Run lockswap's tests: unit and end-to-end (-- -m "not e2e" for the fast unit tests only)."""
     session.install("-e", ".[test,report]")

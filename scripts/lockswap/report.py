@@ -175,6 +175,18 @@ def _add_args(p: argparse.ArgumentParser) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     reference = scaling.parse_reference(args.reference)
     out_dir = args.output_dir or paths.results_dir() / "report"
-    report = write_report(list(args.files), out_dir, reference)
+    from .contention import render as contention  # contention results: their own section at the end
+    found = [f for f in args.files if contention.is_contention(f)]
+    rest = [f for f in args.files if f not in found]
+    if rest or not found:
+        report = write_report(rest, out_dir, reference)
+    else:
+        report = out_dir / "report.md"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths.atomic_write_text(report, "# lockswap report\n\n")
+    if found:
+        md, pngs = contention.report_section(found, out_dir)
+        paths.atomic_write_text(report, report.read_text(encoding="utf-8") + "\n" + "\n".join(md) + "\n")
+        log.info(f"contention: {len(found)} file(s), {len(pngs)} charts")
     print(report)  # CI: `ci-merge publish` puts summary.md (not this report) on the step summary
     return 0

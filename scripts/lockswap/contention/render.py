@@ -1,0 +1,186 @@
+"""Read, print and plot contention results (``kind: "lockswap-contention"``): table and bar chart.
+
+Needs only the JSON (and matplotlib for the chart); the report can call :func:`markdown` and
+:func:`chart` for files of this kind.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .. import paths
+from ..errors import ConfigError
+
+KIND = "lockswap-contention"
+VERSION = 1
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A contention results file, checked; one clear message for anything else."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", "check the path") from None
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not JSON: {exc}", "pass a results/contention-*.json file") from None
+    if not isinstance(doc, dict) or doc.get("kind") != KIND:
+        kind = doc.get("kind") if isinstance(doc, dict) else None
+        raise ConfigError(f"{path} is not a contention result (kind {kind!r})",
+                          "pass a results/contention-*.json file")
+    if int(doc.get("schema_version", 0)) > VERSION:
+        raise ConfigError(f"{path} was written by a newer lockswap (schema {doc['schema_version']})",
+                          "update lockswap to read it")
+    return doc
+
+
+def _ci(lo_hi: list[float] | tuple[float, float]) -> str:
+    return f"[{lo_hi[0]:+.3f}, {lo_hi[1]:+.3f}]"
+
+
+def _p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The ranked table, with what was measured above it and what was left out below it."""
+    t = doc["target"]
+    w = doc["workload"]
+    plan = doc["plan"]
+    n = plan["workers"]
+    lines = [
+        f"### Contention: {t['label']} (NumPy {t.get('numpy_version')}), "
+        f"workload `{w['name']}` n={w['size']}",
+        "",
+        f"t1/t{n} per process (1.00 = linear), median over {plan['repeats']} fresh processes per arm, "
+        f"{plan['iterations']} calls per thread; gain = median with the object immortal minus unmodified, "
+        f"95% bootstrap CI; p: two-sided Mann-Whitney U, Holm-adjusted across the {len(doc['ranking'])} "
+        "counterfactuals; **bold** = significant (adjusted p < 0.05 and CI excludes 0).",
+        "",
+        f"| # | object | type | t1/t{n} without | t1/t{n} with [95% CI] | gain [95% CI] | p | p (Holm) | "
+        "1 thread ns/call (without -> with) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    u = doc.get("unmodified")
+    if u:
+        lines[4:4] = [f"Unmodified: t1/t{n} = {u['median']:.3f} [95% CI {u['ci'][0]:.3f}-{u['ci'][1]:.3f}] "
+                      f"over {u['n']} processes.", ""]
+    for i, r in enumerate(doc["ranking"], 1):
+        label = f"`{r['label']}`" if r["arm"] != "all" else "**everything at once** (ceiling)"
+        gain = f"{r['gain']:+.3f} {_ci(r['gain_ci'])}"
+        if r["significant"]:
+            gain = f"**{gain}**"
+        t1 = (f"{r['t1_ns_without']:.0f} -> {r['t1_ns_with']:.0f}"
+              if r.get("t1_ns_without") and r.get("t1_ns_with") else "")
+        lines.append(f"| {i if r['arm'] != 'all' else '-'} | {label} {r['repr']} | {r['type']} | "
+                     f"{r['without']:.3f} | {r['with']:.3f} [{r['with_ci'][0]:.3f}-{r['with_ci'][1]:.3f}] | "
+                     f"{gain} | {_p(r['p'])} | {_p(r['p_holm'])} | {t1} |")
+    if not doc["ranking"]:
+        lines.append("| - | no counterfactual measured: no candidate (see below) | | | | | | | |")
+    for f in doc.get("failures", []):
+        tail = [ln for ln in f["stderr_tail"].strip().splitlines() if ln.strip()]
+        first = next((ln for ln in tail if "Fatal Python error" in ln or "Error" in ln),
+                     tail[-1] if tail else "")
+        lines.append(f"\n`{f['label']}`: repeat {f['repeat'] + 1} {f['kind']} "
+                     f"(exit {f['returncode']}): {first.strip()}")
+    for a in doc.get("refused", []):
+        lines.append(f"\nnot measured: `{a['label']}`: {a['reason']}")
+    d = doc["discovery"]
+    swept = f", then a sweep of {d['swept']} other GC-tracked objects" if d.get("swept") else ""
+    lines += ["", f"Discovery: {d['examined']} objects examined ({d['already_immortal']} already immortal), "
+              f"{d['samples']} samples of their shared refcounts while a second thread ran the kernel"
+              f"{swept}; "
+              f"{len(d['candidates'])} written{':' if d['candidates'] else ''}", ""]
+    for c in d["candidates"][:20]:
+        lines.append(f"- `{c['locator'] or '(no path)'}` ({c['type_module']}.{c['type']}) {c['repr']}: "
+                     "shared refcount "
+                     f"away from rest in {c['busy']} of {c['samples']} samples; found as {c['via'][0]}")
+    late = d.get("immortal_at_thread_start_roots") or []
+    if late:
+        names = ", ".join(f"`{x['locator']}` ({x['type']})" for x in late[:8])
+        lines += ["", f"Immortal once a thread started, so never shared-written here: {names}"
+                  f"{' and more' if len(late) > 8 else ''} "
+                  f"({d.get('immortal_at_thread_start')} objects in all: "
+                  "free-threaded CPython 3.13 immortalises objects that use deferred reference counting, "
+                  "modules, their dicts and top-level functions among them, when the first thread starts; "
+                  "gh-117783)."]
+    lines += ["", f"perf c2c: {doc.get('perf_c2c', 'not checked')}"]
+    return "\n".join(lines) + "\n"
+
+
+def _short_label(row: dict[str, Any]) -> str:
+    if row["arm"] == "all":
+        return "everything at once"
+    label = str(row["label"])
+    return label if len(label) <= 32 else str(row.get("repr") or label)[:45]
+
+
+def chart(doc: dict[str, Any], out: Path) -> Path:
+    """Horizontal bars of the gains with their CIs; significant bars filled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(reversed(doc["ranking"]))
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.5))
+    ys = range(len(rows))
+    gains = [r["gain"] for r in rows]
+    err = [[r["gain"] - r["gain_ci"][0] for r in rows], [r["gain_ci"][1] - r["gain"] for r in rows]]
+    colors = ["C2" if r["arm"] == "all" else "C0" for r in rows]
+    bars = ax.barh(list(ys), gains, xerr=err, color=colors, capsize=3)
+    for bar, r in zip(bars, rows, strict=True):
+        if not r["significant"]:
+            bar.set_alpha(0.35)
+    ax.set_yticks(list(ys))
+    ax.set_yticklabels([_short_label(r) for r in rows], fontsize=8)
+    ax.axvline(0, color="black", linewidth=0.8)
+    n = doc["plan"]["workers"]
+    ax.set_xlabel(f"gain in t1/t{n} when immortal (95% bootstrap CI; faded: not significant)")
+    ax.set_title(f"{doc['target']['label']} / {doc['workload']['name']}: which object limits scaling",
+                 fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(out)
+    return out
+
+
+def write(doc: dict[str, Any], json_path: Path) -> tuple[Path, Path | None]:
+    """Write the JSON (atomically) and, if matplotlib is installed, the chart beside it."""
+    paths.atomic_write_text(json_path, json.dumps(doc, indent=1) + "\n")
+    if not doc["ranking"]:
+        return json_path, None
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return json_path, None
+    return json_path, chart(doc, json_path.with_suffix(".png"))
+
+
+def is_contention(path: Path) -> bool:
+    """Whether ``path`` is a contention result (anything unreadable: no; the bench reader says why)."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("kind") == KIND
+
+
+def report_section(files: list[Path], out_dir: Path) -> tuple[list[str], list[Path]]:
+    """Markdown lines and charts (written into ``out_dir``) for ``lockswap report``."""
+    md = ["## Contention: which shared objects limit scaling", "",
+          "From `lockswap contention` (docs/contention.md): each written object made immortal in fresh "
+          "processes, interleaved with unmodified ones.", ""]
+    pngs = []
+    for f in files:
+        doc = load(f)
+        md += [*markdown(doc).splitlines(), ""]
+        if doc["ranking"]:
+            png = chart(doc, out_dir / f"{Path(f).stem}.png")
+            pngs.append(png)
+            md += [f"![{png.stem}]({png.name})", ""]
+    return md, pngs

@@ -1,0 +1,280 @@
+"""The contention finder: candidate discovery, counterfactual scheduling, ranking and rendering."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import threading
+import types
+from pathlib import Path
+
+import pytest
+
+from lockswap.contention import analysis, candidates, command, probe, render, runner
+from lockswap.errors import ConfigError
+
+np = pytest.importorskip("numpy")
+
+
+# --- discovery ------------------------------------------------------------------------------------
+
+def _ns(setup: str) -> dict:
+    ns = {"np": np, "n": 1, "worker": 0, "iterations": 1}
+    exec(setup, ns)
+    return ns
+
+
+def test_kernel_roots_name_locals_and_attribute_chains():
+    ns = _ns("a = np.ones(n); b = np.ones(n); c = np.empty(n); add = np.add")
+    locals_ = {loc for loc, _ in candidates.kernel_roots("add(a, b, out=c)", ns)}
+    assert {"add", "a", "b", "c"} <= locals_
+    chained = {loc for loc, _ in candidates.kernel_roots("np.add(a, b, out=c)", ns)}
+    assert {"np", "np.add"} <= chained
+    assert "add" not in chained  # a keyword `out=` is not a name, and `add` is not used
+
+
+def test_kernel_roots_find_methods_on_the_type_and_builtins():
+    ns = _ns("x = np.ones(n)")
+    roots = dict(candidates.kernel_roots("x[0] += x.mean() * len(x)", ns))
+    method = "type(x).__mro__[0].__dict__['mean']"
+    assert method in roots
+    assert candidates.locate(method, ns) is np.ndarray.__dict__["mean"]
+    assert candidates.locate("builtins.len", ns) is len and "builtins.len" in roots
+
+
+def test_collect_locators_find_the_same_objects_again():
+    holder = types.SimpleNamespace(payload=[object(), {"key": object()}])
+    ns = {"holder": holder}
+    found = candidates.collect([("holder", "kernel name `holder`")], ns, depth=4)
+    assert len(found) > 4
+    for key, entry in found.items():
+        assert id(candidates.locate(entry["locator"], ns)) == key, entry["locator"]
+    # the dict value inside the list is reached and keeps a readable path of how it was found
+    inner = next(e for e in found.values() if e["obj"] is holder.payload[1]["key"])
+    assert inner["via"][0].endswith("kernel name `holder`")
+
+
+def test_collect_treats_module_attributes_as_leaves():
+    mod = types.ModuleType("lockswap_fake_mod")
+    mod.thing = types.SimpleNamespace(deep=object())
+    found = candidates.collect([("m", "root")], {"m": mod}, depth=3)
+    objs = [e["obj"] for e in found.values()]
+    assert any(o is mod.thing for o in objs)
+    assert not any(o is mod.thing.deep for o in objs)
+
+
+def test_trace_roots_names_called_python_code_and_its_globals(monkeypatch):
+    mod = types.ModuleType("lockswap_traced_mod")
+    exec("HELPER = [1, 2]\ndef work():\n    return len(HELPER)\n", vars(mod))
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    roots = dict(candidates.trace_roots(mod.work))
+    base = f"sys.modules[{mod.__name__!r}]"
+    assert {base, f"{base}.work", f"{base}.HELPER"} <= set(roots)
+    assert candidates.locate(f"{base}.HELPER", {}) is mod.HELPER
+
+
+def test_short_repr_drops_addresses():
+    assert " at 0x" not in candidates.short_repr(object())
+
+
+@pytest.mark.skipif(probe.free_threaded(), reason="checks the refusal on a GIL build")
+def test_gil_build_refuses_with_a_reason():
+    why = probe.immortal_reason(object())
+    assert why and "GIL" in why
+    with pytest.raises(probe.Refused, match="GIL"):
+        probe.immortalize(object())
+
+
+def test_immortalize_refuses_once_another_thread_runs():
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        with pytest.raises(probe.Refused, match="other thread"):
+            probe.immortalize(object())
+    finally:
+        stop.set()
+        t.join()
+
+
+# --- statistics and ranking -----------------------------------------------------------------------
+
+def test_holm_matches_hand_computed_values():
+    assert analysis.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert analysis.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert analysis.holm([]) == []
+
+
+def test_bootstrap_ci_covers_a_clear_difference_and_zero_for_none():
+    rng = random.Random(1)
+    a = [1.0 + rng.gauss(0, 0.01) for _ in range(12)]
+    b = [0.9 + rng.gauss(0, 0.01) for _ in range(12)]
+    lo, hi = analysis.bootstrap_diff_ci(a, b)
+    assert 0.08 < lo < 0.1 < hi < 0.12
+    lo, hi = analysis.bootstrap_diff_ci(b, [x + rng.gauss(0, 0.01) for x in b])
+    assert lo < 0 < hi
+
+
+def _runs(means: dict[str, float], n: int = 12, sd: float = 0.01) -> list[dict]:
+    rng = random.Random(7)
+    return [{"arm": arm, "ratio": m + rng.gauss(0, sd), "t1_ns": 500.0} for arm, m in means.items()
+            for _ in range(n)]
+
+
+ARMS = {
+    "none": {"label": "unmodified"},
+    "c1": {"label": "np._core._multiarray_umath._extobj_contextvar.get()", "type": "PyCapsule",
+           "repr": "<c>"},
+    "c2": {"label": "add", "type": "ufunc", "repr": "<ufunc 'add'>"},
+    "c3": {"label": "np.ndarray", "type": "type", "repr": "<class>"},
+    "all": {"label": "everything at once"},
+}
+
+
+def test_rank_orders_by_gain_with_the_ceiling_last_and_holm_applied():
+    rows = analysis.rank(_runs({"none": 0.87, "c1": 0.91, "c2": 0.94, "c3": 0.87, "all": 0.99}), ARMS)
+    assert [r.arm for r in rows] == ["c2", "c1", "c3", "all"]
+    by = {r.arm: r for r in rows}
+    assert by["c2"].significant and by["c1"].significant and by["all"].significant
+    assert not by["c3"].significant
+    assert all(r.p_holm >= r.p for r in rows)
+    assert by["all"].gain == pytest.approx(0.12, abs=0.02)
+    assert by["c2"].gain_ci[0] < by["c2"].gain < by["c2"].gain_ci[1]
+    assert json.loads(json.dumps(by["c2"].to_json()))["with"] == pytest.approx(by["c2"].with_)
+
+
+def test_rank_without_unmodified_runs_is_empty():
+    assert analysis.rank(_runs({"c1": 0.9}), ARMS) == []
+
+
+# --- scheduling: refusals and crashes stay with their arm ---------------------------------------------
+
+CANDIDATES = [
+    {"locator": "add", "type": "ufunc", "repr": "<ufunc 'add'>", "immortal_refused": None},
+    {"locator": "cap", "type": "PyCapsule", "repr": "<capsule>", "immortal_refused": None},
+    {"locator": "gone", "type": "module", "repr": "<module>", "immortal_refused": "already immortal"},
+]
+
+
+def test_make_arms_leaves_out_refused_and_excess_candidates():
+    arms, left = runner.make_arms(CANDIDATES, limit=5)
+    assert [a.name for a in arms] == ["none", "c1", "c2", "all"]
+    assert arms[-1].locators == ["add", "cap"]
+    assert left[0]["locator"] == "gone" and "already immortal" in left[0]["why"]
+    arms, left = runner.make_arms(CANDIDATES, limit=1)
+    assert [a.name for a in arms] == ["none", "c1"]  # no ceiling for a single candidate
+    assert [c["locator"] for c in left] == ["cap", "gone"]
+
+
+def _ok(t1: float, t2: float) -> runner.Outcome:
+    return runner.Outcome([{"event": "immortalized", "objects": [], "skipped": []},
+                           {"event": "cell", "workers": 1, "seconds": t1},
+                           {"event": "cell", "workers": 2, "seconds": t2}, {"event": "env"}], 0, "")
+
+
+def test_measure_records_a_crash_for_its_arm_only(monkeypatch):
+    arms, _ = runner.make_arms(CANDIDATES, limit=5)
+    kernel = runner.Kernel("add", "", "", 1, "workload")
+
+    def fake(python, spec, timeout):
+        if spec["immortalize"] == ["add"]:
+            return runner.Outcome([], -11, "Fatal Python error: Segmentation fault")
+        if spec["immortalize"] == ["cap"]:
+            return runner.Outcome([{"event": "refused", "locator": "cap", "reason": "no way"}],
+                                  runner.REFUSED_EXIT, "")
+        return _ok(1.0, 1.1)
+
+    monkeypatch.setattr(runner, "run_probe", fake)
+    runs, failures = runner.measure("py", kernel, arms, iterations=10, workers=2, repeats=4, timeout=5)
+    assert {f["arm"] for f in failures} == {"c1"} and len(failures) == runner.MAX_CRASHES
+    assert "Segmentation fault" in failures[0]["stderr_tail"]
+    by_arm = analysis.per_process(runs)
+    assert set(by_arm) == {"none", "all"} and len(by_arm["none"]) == 4
+    assert by_arm["none"][0]["ratio"] == pytest.approx(1.0 / 1.1)
+    assert arms[2].refused == "cap: no way"
+
+
+# --- input and output -------------------------------------------------------------------------------
+
+def test_kernel_file_without_kernel_is_one_clear_message(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text('setup = "a = np.ones(n)"\n')
+    with pytest.raises(ConfigError, match="no string kernel"):
+        command.load_kernel_file(bad)
+    good = tmp_path / "npadd.py"
+    good.write_text('raise SystemExit("never executed")\n'
+                    'setup = "a = np.ones(n)"\nkernel = "np.add(a, a, out=a)"\n')
+    k = command.load_kernel_file(good)
+    assert (k.name, k.kernel) == ("npadd", "np.add(a, a, out=a)")
+
+
+def _doc() -> dict:
+    rows = analysis.rank(_runs({"none": 0.87, "c1": 0.91, "c2": 0.94, "all": 0.99}), ARMS)
+    return {
+        "kind": render.KIND, "schema_version": render.VERSION, "created": "2026-11-30T03:00:00Z",
+        "target": {"label": "lockfree", "numpy_version": "2.1.3"},
+        "workload": {"name": "add", "size": 1},
+        "plan": {"workers": 2, "repeats": 12, "iterations": 1000},
+        "discovery": {"examined": 700, "already_immortal": 90, "samples": 4000, "candidates": [
+            {"locator": "add", "type": "ufunc", "type_module": "numpy", "repr": "<ufunc 'add'>", "busy": 1600,
+             "changes": 12, "samples": 4000, "via": ["kernel name `add`"]}]},
+        "ranking": [r.to_json() for r in rows], "failures": [], "refused": [],
+        "perf_c2c": "not usable on this machine",
+    }
+
+
+def test_render_round_trip_table_and_chart(tmp_path):
+    path, png = render.write(_doc(), tmp_path / "contention.json")
+    doc = render.load(path)
+    text = render.markdown(doc)
+    assert text.index("`add`") < text.index("_extobj_contextvar") < text.index("everything at once")
+    assert "Holm" in text and "perf c2c: not usable" in text
+    pytest.importorskip("matplotlib")
+    assert png is not None and png.stat().st_size > 1000
+
+
+def test_render_refuses_other_kinds(tmp_path):
+    other = tmp_path / "bench.json"
+    other.write_text(json.dumps({"kind": "lockswap-bench", "schema_version": 3}))
+    with pytest.raises(ConfigError, match="not a contention result"):
+        render.load(other)
+
+
+@pytest.mark.skipif(probe.free_threaded(), reason="checks the refusal on a GIL build")
+def test_discovery_on_a_gil_build_is_one_clear_message():
+    kernel = runner.Kernel("add", "a = np.ones(n)", "a + a", 1, "workload")
+    with pytest.raises(ConfigError, match="not a free-threaded CPython"):
+        runner.discover(Path(sys.executable), kernel, target_seconds=0.01, sample_seconds=0.01, timeout=60)
+
+
+def test_the_shipped_example_kernel_file_loads():
+    path = Path(__file__).parents[1] / "fixtures" / "contention" / "npadd_in_loop.py"
+    k = command.load_kernel_file(path)
+    assert (k.setup, k.kernel, k.size) == ("a = np.ones(n); b = np.ones(n); c = np.empty(n)",
+                                           "np.add(a, b, out=c)", 1)
+    assert candidates.kernel_roots(k.kernel, _ns(k.setup))[0][0] == "np.add"
+
+
+def test_find_paths_locates_objects_the_sweep_found():
+    target = object()
+    holder = types.SimpleNamespace(inner={"k": target})
+    ns = {"holder": holder}
+    paths = candidates.find_paths({id(target)}, [("holder", "root")], ns)
+    loc, how = paths[id(target)]
+    assert candidates.locate(loc, ns) is target and "sweep" in how
+    assert candidates.find_paths({id(object())}, [("holder", "root")], ns) == {}
+
+
+def test_lockswap_report_gives_contention_results_their_own_section(tmp_path):
+    pytest.importorskip("matplotlib")
+    from lockswap import cli
+
+    path, _ = render.write(_doc(), tmp_path / "contention.json")
+    bench = Path(__file__).parents[1] / "fixtures" / "bench" / "results-v2.json"
+    out = tmp_path / "report"
+    assert cli.main(["report", str(bench), str(path), "--output-dir", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "## Contention: which shared objects limit scaling" in md and "![contention](contention.png)" in md
+    assert md.index("lockswap thread-scaling report") < md.index("## Contention")
+    assert (out / "contention.png").exists()
