@@ -78,7 +78,9 @@ class Recorder:
         self.add({"event": "failure", **record})
 
     def save(self) -> dict[str, Any]:
-        doc = journal.fold(self.records)
+        # Fold what is on disk, not self.records: a Ctrl-C between the journal's fsync and the
+        # in-memory append would otherwise leave a cell in the journal but not in the results.
+        doc = journal.fold(journal.read(self.journal.path))
         paths.atomic_write_text(self.out, schema.dumps(doc))
         self.saved = time.monotonic()
         return doc
