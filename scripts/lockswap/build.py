@@ -217,8 +217,8 @@ def build(patched: PatchedTree, interp: Interpreter) -> Wheel:
         _preflight()
         logf = paths.cache_dir("logs") / f"build-numpy-{src.version}-{patched.variant}-{key}.log"
         logf.unlink(missing_ok=True)
-        staging = paths.staging_dir(store)
-        try:
+        with paths.staging(store, replace=True) as stage:
+            staging = stage.path
             raw = _compile(patched, interp, staging / "raw", logf)
             wheel = wheels.relabel(raw, version, staging)
             shutil.rmtree(staging / "raw")
@@ -229,10 +229,6 @@ def build(patched: PatchedTree, interp: Interpreter) -> Wheel:
                 {"variant": patched.variant, "numpy_version": src.version, "version": version,
                  "patch_sha256": patched.patch_sha256, "source_sha256": src.sha256, "key": key,
                  "interpreter": interp.to_json(), "verify": info}, indent=2))
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        paths.replace_dir(staging, store)
         found = list(store.glob("*.whl"))
     dest = paths.dist_dir() / found[0].name
     paths.atomic_copy(found[0], dest)

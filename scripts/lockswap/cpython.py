@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,9 +70,8 @@ def _upstream(minor: str | None) -> CPythonSource:
                 name = f"Python-{version}.tar.xz"
                 dest = paths.cache_dir("cpython-src") / name
                 if not dest.exists():
-                    tmp = dest.with_suffix(".part")
-                    urllib.request.urlretrieve(f"{UPSTREAM}{version}/{name}", tmp)
-                    os.replace(tmp, dest)
+                    with paths.atomic_output(dest) as tmp:
+                        urllib.request.urlretrieve(f"{UPSTREAM}{version}/{name}", tmp)
                 return _from_tarball(dest, "python.org")
     except OSError as exc:
         raise FetchError(f"python.org is not reachable ({exc})") from exc
@@ -154,18 +154,16 @@ def _apt(minor: str | None) -> CPythonSource:
             dest = paths.cache_dir("cpython-src", f"python{m}_{version}")
             found = _orig_tarballs(dest, m)
             if not found:
-                staging = paths.staging_dir(dest.parent / f"{dest.name}.dl")
-                got = proc.run(
-                    ["apt-get", *opts, "--download-only", "source", f"python{m}={version}"],
-                    cwd=staging, check=False,
-                )
-                found = _orig_tarballs(staging, m)
-                if got.returncode != 0 or not found:
-                    shutil.rmtree(staging, ignore_errors=True)
-                    log.warn(f"python{m} {version} is listed but could not be downloaded; trying older")
-                    continue
-                paths.atomic_copy(found[0], dest / found[0].name)
-                shutil.rmtree(staging, ignore_errors=True)
+                with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.dl-") as tmp:
+                    got = proc.run(
+                        ["apt-get", *opts, "--download-only", "source", f"python{m}={version}"],
+                        cwd=Path(tmp), check=False,
+                    )
+                    found = _orig_tarballs(Path(tmp), m)
+                    if got.returncode != 0 or not found:
+                        log.warn(f"python{m} {version} is listed but could not be downloaded; trying older")
+                        continue
+                    paths.atomic_copy(found[0], dest / found[0].name)
                 found = [dest / found[0].name]
             return _from_tarball(found[0], f"apt source python{m}={version}")
     raise FetchError(f"no python{minor or '3.13/3.14'} source package in suites {', '.join(suites)}")
@@ -224,10 +222,10 @@ def build(local_source: str | None = None, minor: str | None = None) -> Path:
     cc = _preflight()
     env = {"CC": f"ccache {cc}" if shutil.which("ccache") else cc,
            "CCACHE_DIR": str(paths.cache_dir("ccache")), "CCACHE_BASEDIR": str(paths.cache_root())}
-    work = paths.staging_dir(paths.cache_dir("python") / f".build-{key}")
     logf = paths.cache_dir("logs") / f"cpython-{src.version}t-{key}.log"
     logf.unlink(missing_ok=True)
-    try:
+    with paths.staging(final) as stage:
+        work = stage.path
         with log.step(f"build free-threaded CPython {src.version} from {src.origin} (log: {logf})"):
             with tarfile.open(src.tarball) as tar:
                 tar.extractall(work / "src", filter="data")
@@ -247,7 +245,5 @@ def build(local_source: str | None = None, minor: str | None = None) -> Path:
                 f"the CPython build lacks a module pip or NumPy needs: {check.stderr.strip()[-300:]}",
                 f"install the development packages ({' '.join(HEADERS.values())}) and run again",
             )
-        paths.commit_dir(staged, final)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        stage.result = staged  # the installed prefix becomes the entry; sources and objects go
     return exe

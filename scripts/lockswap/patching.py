@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,9 +110,12 @@ def tree_files(src: Path) -> list[Path]:
     return found
 
 
-def apply(source: Source, variant: str, manifest: Manifest) -> PatchedTree:
-    """The tree of ``variant`` on ``source``: the pristine tree for baseline, else a patched copy."""
-    patch = manifest.patch_for(variant, source.version)
+def apply(source: Source, variant: str, patch: Path | None, supported: Sequence[str] = ()) -> PatchedTree:
+    """The tree of ``variant`` on ``source``: the pristine tree for baseline, else ``patch`` applied.
+
+    Which patch a variant has for a NumPy version is decided before, by :func:`lockswap.request.target`;
+    ``supported`` (the versions the variant has patches for) only goes into the failure's hint.
+    """
     if patch is None:
         return PatchedTree(source, variant, source.tree, None, "")
     read_header(patch)
@@ -119,26 +123,19 @@ def apply(source: Source, variant: str, manifest: Manifest) -> PatchedTree:
     final = paths.cache_root() / "trees" / paths.content_key(source.sha256, psha)
     if (final / "tree").is_dir():
         return PatchedTree(source, variant, final / "tree", patch, psha)
-    staging = paths.staging_dir(final)
-    try:
-        home = manifest.path.parent
-        shown = patch.relative_to(home) if patch.is_relative_to(home) else patch
-        with log.step(f"apply {shown} to NumPy {source.version}"):
-            copy_tree(source.tree, staging / "tree")
-            try:
-                git_apply(patch, staging / "tree", check_only=True)
-            except CommandError as exc:
-                raise PatchError(
-                    f"patch {patch.name} for variant {variant!r} does not apply to NumPy "
-                    f"{source.version} ({source.spec}): {explain_failure(patch, exc.output_tail)}",
-                    f"{variant!r} supports NumPy {', '.join(manifest.versions_for(variant))}; "
-                    "use one of those, or refresh the patch for this tree",
-                ) from None
-            git_apply(patch, staging / "tree", check_only=False)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    paths.commit_dir(staging, final)
+    shown = Path(patch.parent.name, patch.name)
+    with paths.staging(final) as stage, log.step(f"apply {shown} to NumPy {source.version}"):
+        copy_tree(source.tree, stage.path / "tree")
+        try:
+            git_apply(patch, stage.path / "tree", check_only=True)
+        except CommandError as exc:
+            raise PatchError(
+                f"patch {patch.name} for variant {variant!r} does not apply to NumPy "
+                f"{source.version} ({source.spec}): {explain_failure(patch, exc.output_tail)}",
+                f"{variant!r} supports NumPy {', '.join(supported) or source.version}; "
+                "use one of those, or refresh the patch for this tree",
+            ) from None
+        git_apply(patch, stage.path / "tree", check_only=False)
     return PatchedTree(source, variant, final / "tree", patch, psha)
 
 

@@ -15,35 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import cli, log, paths, scaling
+from . import log, paths, scaling
 from .bench import schema, stats
+from .commands import Command
 from .errors import ConfigError
 from .manifest import BASELINE
+from .reportdata import Data, Key
 
 ALPHA = stats.ALPHA
 Ratio = stats.Ratio
-
-
-@dataclass(frozen=True)
-class Key:
-    machine: str
-    numpy: str
-    variant: str
-    workload: str
-    size: int
-    mode: str
-    workers: int
-
-
-@dataclass(frozen=True)
-class Data:
-    samples: dict[Key, list[float]]  # MFLOPS per repeat
-    calls: dict[Key, list[float]]  # calls/s per repeat
-    # (file index, repeat) -> (seconds, iterations per worker): pairs cells measured in one process
-    runs: dict[Key, dict[tuple[int, int], tuple[float, int]]]
-    machines: dict[str, list[tuple[Path, dict[str, Any]]]]  # machine -> (file, document) run on it
-    workloads: dict[str, dict[str, Any]]
-    files: list[Path]
 
 
 def machine_label(doc: dict[str, Any]) -> str:
@@ -139,15 +119,8 @@ def _slug(text: str) -> str:
 
 
 def _save_png(fig: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with paths.atomic_output(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def plot_group(data: Data, machine: str, numpy: str, workload: str, out_dir: Path) -> list[Path]:
@@ -308,7 +281,6 @@ def _add_args(p: argparse.ArgumentParser) -> None:
                    help="where report.md and the PNGs go (default: results/report)")
 
 
-@cli.command("report", "markdown report and PNG plots from benchmark results JSON", _add_args)
 def cmd_report(args: argparse.Namespace) -> int:
     try:
         import matplotlib  # noqa: F401
@@ -324,3 +296,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     log.job_summary(report.read_text(encoding="utf-8").split("## Environment")[0])
     print(report)
     return 0
+
+
+COMMANDS = (Command("report", "markdown report and PNG plots from benchmark results JSON", _add_args,
+                    cmd_report),)

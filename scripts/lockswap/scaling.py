@@ -18,7 +18,7 @@ from .errors import ConfigError
 from .manifest import BASELINE
 
 if TYPE_CHECKING:
-    from .report import Data, Key
+    from .reportdata import Data, Key
 
 ALPHA = stats.ALPHA
 

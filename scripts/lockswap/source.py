@@ -108,24 +108,27 @@ def _find_sdist(version: str):  # -> pypi_simple.DistributionPackage
     )
 
 
+class _Corrupt(Exception):
+    """A download whose sha256 is not the index's."""
+
+
 def _download(pkg, dest: Path) -> None:  # pkg: pypi_simple.DistributionPackage
     from pypi_simple import PyPISimple
 
     expected = pkg.digests["sha256"]
-    tmp = dest.with_name(f".{dest.name}.part-{os.getpid()}")
     for attempt in (1, 2):
-        with PyPISimple() as client:
-            try:
-                client.download_package(pkg, tmp, verify=False, timeout=120)
-            except Exception as exc:
-                tmp.unlink(missing_ok=True)
-                raise FetchError(f"downloading {pkg.filename} failed ({exc})", "try again") from exc
-        got = paths.sha256_file(tmp)
-        if got == expected:
-            os.replace(tmp, dest)
+        try:
+            with paths.atomic_output(dest) as tmp, PyPISimple() as client:
+                try:
+                    client.download_package(pkg, tmp, verify=False, timeout=120)
+                except Exception as exc:
+                    raise FetchError(f"downloading {pkg.filename} failed ({exc})", "try again") from exc
+                got = paths.sha256_file(tmp)
+                if got != expected:
+                    raise _Corrupt(got)  # leaves the with block: the partial file is removed
             return
-        tmp.unlink(missing_ok=True)
-        log.warn(f"{pkg.filename}: sha256 {got} != {expected} (attempt {attempt}); downloading again")
+        except _Corrupt as bad:
+            log.warn(f"{pkg.filename}: sha256 {bad} != {expected} (attempt {attempt}); downloading again")
     raise FetchError(f"{pkg.filename} keeps arriving corrupt", "check the network or index mirror")
 
 
@@ -146,15 +149,12 @@ def sdist_path(version: str) -> tuple[Path, str]:
 def _unpack(archive: Path, sha: str) -> Path:
     final = paths.cache_root() / "src" / sha
     if not final.is_dir():
-        staging = paths.staging_dir(final)
         try:
-            with tarfile.open(archive) as tar:
-                tar.extractall(staging, filter="data")
+            with paths.staging(final) as stage, tarfile.open(archive) as tar:
+                tar.extractall(stage.path, filter="data")
         except (tarfile.TarError, OSError, EOFError) as exc:
-            shutil.rmtree(staging, ignore_errors=True)
             archive.unlink(missing_ok=True)
             raise FetchError(f"{archive.name} is damaged ({exc}); removed it", "run again") from exc
-        paths.commit_dir(staging, final)
     (tree,) = final.iterdir()
     return tree
 
@@ -186,20 +186,15 @@ def _git(spec: Spec) -> Path:
     final = paths.cache_root() / "git" / key
     if final.is_dir():
         return final
-    staging = paths.staging_dir(final)
     hint = f"check that {spec.value} is reachable and {spec.ref} exists (tag, branch or pull/N/head)"
-    try:
-        with log.step(f"git clone {spec.value} @ {spec.ref}"):
-            proc.run(["git", "init", "-q", staging])
-            proc.run(["git", "-C", staging, "fetch", "--depth=1", spec.value, spec.ref],
-                     hint=hint, timeout=1800)
-            proc.run(["git", "-C", staging, "checkout", "-q", "FETCH_HEAD"])
-            proc.run(["git", "-C", staging, "submodule", "update", "--init", "--recursive", "--depth=1"],
-                     hint=hint, timeout=1800)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    paths.commit_dir(staging, final)
+    with paths.staging(final) as stage, log.step(f"git clone {spec.value} @ {spec.ref}"):
+        staging = stage.path
+        proc.run(["git", "init", "-q", staging])
+        proc.run(["git", "-C", staging, "fetch", "--depth=1", spec.value, spec.ref],
+                 hint=hint, timeout=1800)
+        proc.run(["git", "-C", staging, "checkout", "-q", "FETCH_HEAD"])
+        proc.run(["git", "-C", staging, "submodule", "update", "--init", "--recursive", "--depth=1"],
+                 hint=hint, timeout=1800)
     return final
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
+from . import paths
 from .errors import BuildError
 
 
@@ -47,10 +48,7 @@ def relabel(wheel: Path, new_version: str, dest_dir: Path) -> Path:
     target = dest_dir / f"{wheel.name.split('-')[0]}-{new_ver_fs}-{rest}"
     if build_tag:
         raise BuildError(f"{wheel.name} has a build tag; lockswap does not expect one", "")
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=dest_dir)
-    os.close(fd)
-    try:
+    with paths.atomic_output(target) as tmp:
         with zipfile.ZipFile(wheel) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
             records: list[str] = []
             for info in zin.infolist():
@@ -72,9 +70,5 @@ def relabel(wheel: Path, new_version: str, dest_dir: Path) -> Path:
                 records.append(f"{arcname},{_record_hash(data)},{len(data)}")
             records.append(f"{new_prefix}RECORD,,")
             zout.writestr(new_prefix + "RECORD", "\n".join(records) + "\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     del name, old_version
     return target
