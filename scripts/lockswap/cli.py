@@ -66,7 +66,8 @@ def cmd_patches(args: argparse.Namespace) -> int:
 CORE = (
     Command("python", "find or build a free-threaded CPython and print its path", request.add_python_args,
             cmd_python),
-    Command("fetch", "fetch NumPy source into the cache and print its tree", request.add_numpy_arg, cmd_fetch),
+    Command("fetch", "fetch NumPy source into the cache and print its tree", request.add_numpy_arg,
+            cmd_fetch),
     Command("build", "build (or reuse) the wheel of one variant into dist/", _build_args, cmd_build),
     Command("patches", "check every patch of the manifest against its NumPy version", lambda p: None,
             cmd_patches),

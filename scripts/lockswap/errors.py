@@ -54,6 +54,12 @@ class InterpreterError(ToolMissing):
     """No usable free-threaded interpreter."""
 
 
+class BadInterpreter(InterpreterError):
+    """The interpreter given (``--python``, ``LOCKSWAP_PYTHON``) is not a usable free-threaded one."""
+
+    exit_code = EXIT_INPUT
+
+
 class FetchError(LockswapError):
     """NumPy or CPython source could not be obtained."""
 

@@ -7,9 +7,7 @@ half-patched tree anywhere.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +16,9 @@ from . import log, paths, proc
 from .errors import CommandError, ConfigError, PatchError
 from .manifest import Manifest
 from .source import Source
+from .trees import copy_tree
 
 HEADER_FIELDS = ("Description", "Origin", "Author", "NumPy", "Variant")
-# Left out when a tree is copied: VCS data everywhere, build products at the top of a checkout.
-_IGNORE_ANYWHERE = {".git", "__pycache__"}
-_IGNORE_AT_TOP = {"build", "build-install", "dist", ".mesonpy-native-file.ini"}
 
 
 @dataclass(frozen=True)
@@ -84,30 +80,6 @@ def git_apply(patch: Path, tree: Path, *, check_only: bool) -> None:
     args: list[str | Path] = ["git", "apply", "-p1", "--whitespace=nowarn"]
     args += [*(["--check"] if check_only else []), patch]
     proc.run(args, cwd=tree, env=env, echo=not check_only)
-
-
-def _ignore_for(top: Path):  # -> Callable[[str, list[str]], set[str]]
-    def ignore(folder: str, names: list[str]) -> set[str]:
-        skip = _IGNORE_ANYWHERE | (_IGNORE_AT_TOP if os.path.samefile(folder, top) else set())
-        return {n for n in names if n in skip}
-
-    return ignore
-
-
-def copy_tree(src: Path, dest: Path) -> None:
-    """Copy a source tree, leaving out VCS data and a checkout's top-level build folders."""
-    shutil.copytree(src, dest, ignore=_ignore_for(src), symlinks=True)
-
-
-def tree_files(src: Path) -> list[Path]:
-    """The files :func:`copy_tree` would copy, relative to ``src``."""
-    ignore = _ignore_for(src)
-    found = []
-    for folder, dirs, files in os.walk(src):
-        skip = ignore(folder, dirs + files)
-        dirs[:] = [d for d in dirs if d not in skip]
-        found += [Path(folder, f).relative_to(src) for f in files if f not in skip]
-    return found
 
 
 def apply(source: Source, variant: str, patch: Path | None, supported: Sequence[str] = ()) -> PatchedTree:

@@ -108,11 +108,16 @@ def run(
                     raise
         else:
             out = None if stream else subprocess.PIPE
-            done = subprocess.run(
-                args, cwd=cwd, env=full_env, stdout=out, stderr=None if stream else subprocess.STDOUT,
-                text=True, timeout=timeout, input=input, check=False,
-                **({} if input is not None else {"stdin": subprocess.DEVNULL}),
-            )
+            if input is None:
+                done = subprocess.run(
+                    args, cwd=cwd, env=full_env, stdout=out, stderr=None if stream else subprocess.STDOUT,
+                    text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False,
+                )
+            else:
+                done = subprocess.run(
+                    args, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT,
+                    text=True, timeout=timeout, input=input, check=False,
+                )
             code, output = done.returncode, done.stdout or ""
     except FileNotFoundError as exc:
         raise CommandNotFound(f"command not found: {args[0]}", hint or f"install {args[0]}") from exc

@@ -7,11 +7,8 @@ variant, and repeats of the same cell from several runs on one machine are poole
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import tempfile
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

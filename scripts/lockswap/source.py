@@ -8,9 +8,6 @@ sha256, and unpacked through a staging directory so nothing half-unpacked is eve
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import subprocess
 import sys
 import tarfile
 from dataclasses import dataclass
@@ -18,7 +15,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from . import log, paths, proc
+from . import log, paths, proc, tomlfile, trees
 from .errors import ConfigError, FetchError
 
 # The first NumPy release with free-threaded support (cp313t wheels, PR 26348 and follow-ups).
@@ -73,10 +70,8 @@ def index_url() -> str | None:
     url = os.environ.get("PIP_INDEX_URL")
     if url:
         return url
-    got = subprocess.run(
-        [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
-        capture_output=True, text=True, check=False,
-    )
+    got = proc.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+                   check=False, echo=False)
     return got.stdout.strip() or None if got.returncode == 0 else None
 
 
@@ -160,25 +155,18 @@ def _unpack(archive: Path, sha: str) -> Path:
 
 
 def tree_version(tree: Path) -> str:
+    """NumPy's version from the ``[project]`` table of the tree's ``pyproject.toml``."""
     try:
-        text = (tree / "pyproject.toml").read_text(encoding="utf-8")
+        project = tomlfile.load(tree / "pyproject.toml").get("project", {})
     except OSError:
         raise FetchError(f"{tree} has no pyproject.toml", "point path: at a NumPy source tree") from None
-    if not re.search(r'^name\s*=\s*"numpy"', text, re.M):
+    except tomlfile.TOMLDecodeError as exc:
+        raise FetchError(f"{tree / 'pyproject.toml'} is not valid TOML ({exc})", "") from None
+    if project.get("name") != "numpy":
         raise FetchError(f"{tree} is not a NumPy source tree", "point path: at a NumPy checkout")
-    m = re.search(r'^version\s*=\s*"([^"]+)"', text, re.M)
-    if not m:
+    if not isinstance(project.get("version"), str):
         raise FetchError(f"cannot read NumPy's version from {tree / 'pyproject.toml'}", "")
-    return m.group(1)
-
-
-def _tree_hash(tree: Path) -> str:
-    listing = []
-    for p in sorted(tree.rglob("*")):
-        rel = p.relative_to(tree)
-        if p.is_file() and not {".git", "build", "build-install"} & set(rel.parts[:1]):
-            listing.append((str(rel), paths.sha256_file(p)))
-    return paths.content_key(listing, length=64)
+    return project["version"]
 
 
 def _git(spec: Spec) -> Path:
@@ -211,4 +199,4 @@ def fetch(text: str) -> Source:
     tree = Path(spec.value).expanduser().resolve()
     if not tree.is_dir():
         raise ConfigError(f"{tree} is not a directory", "pass path:DIR with an existing NumPy checkout")
-    return Source(spec, tree_version(tree), tree, _tree_hash(tree))
+    return Source(spec, tree_version(tree), tree, trees.tree_hash(tree))

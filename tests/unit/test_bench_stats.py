@@ -44,11 +44,6 @@ def test_identical_distributions_are_not_significant():
     assert stats.mann_whitney_u([1, 3, 5, 7, 9], [2, 4, 6, 8, 10]).p > 0.5
 
 
-def test_speedup_is_weak_scaling():
-    assert stats.speedup(t1=1.0, tn=1.0, workers=4) == 4.0  # 4x the work in the same time
-    assert stats.speedup(t1=1.0, tn=4.0, workers=4) == 1.0  # serialised
-
-
 def test_empty_samples_are_an_error():
     with pytest.raises(ValueError):
         stats.mann_whitney_u([], [1.0])

@@ -9,7 +9,8 @@ import pytest
 
 from lockswap import paths, proc
 
-LOOP = 'i=1; while [ $i -le 6 ]; do echo "[$i/6] Compiling C object f$i.o"; echo "note $i"; sleep 0.2; i=$((i+1)); done'
+LOOP = ('i=1; while [ $i -le 6 ]; do echo "[$i/6] Compiling C object f$i.o"; echo "note $i"; '
+        'sleep 0.2; i=$((i+1)); done')
 
 
 @pytest.mark.skipif(not shutil.which("sh"), reason="needs a POSIX shell")

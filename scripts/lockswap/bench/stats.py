@@ -136,7 +136,3 @@ def compare(x: Sequence[float], y: Sequence[float]) -> Ratio:
     test = mann_whitney_u(x, y)
     return Ratio(median(x) / median(y), test.p, test.p < ALPHA)
 
-
-def speedup(t1: float, tn: float, workers: int) -> float:
-    """Weak-scaling speedup: each of N workers does the work one worker did in ``t1``."""
-    return t1 * workers / tn
