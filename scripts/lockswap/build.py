@@ -138,7 +138,7 @@ def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Pat
         }
         with log.step(f"compile NumPy {src.version} [{patched.variant}] (log: {logf})"):
             proc.run(
-                [venvs.python_of(benv), "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
+                [venvs.python_of(benv), "-m", "pip", "wheel", "-v", "--no-build-isolation", "--no-deps",
                  "--disable-pip-version-check", "-w", out_dir, f"-Cbuild-dir={slot / 'build'}",
                  *BUILD_OPTIONS, slot / "src"],
                 log_file=logf, env=env,

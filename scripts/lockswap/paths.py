@@ -127,6 +127,11 @@ def staging(final: Path, *, replace: bool = False) -> Iterator[Stage]:
         shutil.rmtree(stage.path, ignore_errors=True)
 
 
+def note_complete(path: Path) -> None:
+    """Record a cache entry completed in place (e.g. a venv with its completion marker)."""
+    _COMMITTED.append(path)
+
+
 def forget_commits() -> None:
     _COMMITTED.clear()
 
@@ -135,6 +140,6 @@ def interrupted_summary() -> str:
     """What an interrupted run leaves: complete cache entries only; which ones it added."""
     root = cache_root()
     kept = [str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in _COMMITTED]
-    text = f"Nothing half-written was left in {root}"
+    text = f"Nothing half-written was left in {root} (build slots stay as they are: ninja resumes them)"
     return text + (f"; kept the entries completed by this run: {', '.join(kept)}" if kept
                    else "; this run completed no new cache entry")
