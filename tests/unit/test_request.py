@@ -26,7 +26,8 @@ def test_targets_carry_variant_version_and_patch():
     assert base.patch is None and base.numpy_version == "2.1.3"
     assert rw.patch == m.patch_for("rwlock", "2.1.3") and rw.patch is not None
     default = request.from_args(args())
-    assert default.numpy == m.default_numpy and [t.variant for t in default.targets] == m.variants_for(m.default_numpy)
+    assert default.numpy == m.default_numpy
+    assert [t.variant for t in default.targets] == m.variants_for(m.default_numpy)
 
 
 def test_no_patch_is_one_message_for_every_command(capsys):
