@@ -25,4 +25,4 @@ def entry(name: str, main: Callable[[Sequence[str] | None], int], argv: Sequence
         return main(argv)
     except LockswapError as exc:
         log.info(f"\n{name}: error: {exc}")
-        return 2
+        return exc.exit_code  # the same codes as lockswap's own commands (README "Exit codes")

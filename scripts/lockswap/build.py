@@ -13,20 +13,21 @@ Cache layout (all keyed by content):
 
 from __future__ import annotations
 
-import contextlib
 import filecmp
 import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import log, paths, proc, venvs, wheels
+from filelock import FileLock
+
+from . import log, paths, proc, tomlfile, toolchain, venvs, wheels
 from .errors import BuildError
 from .interpreter import Interpreter
-from .patching import PatchedTree, tree_files
+from .patching import PatchedTree
+from .trees import tree_files
 
 # Bump when the build recipe changes; it is part of every wheel's key and of the build slot's name.
 # 2: sync_tree stamps rewritten files with the current time (recipe 1 kept the sdist's mtimes, so a
@@ -62,10 +63,6 @@ class Wheel:
     def to_json(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.__dict__.items()}
 
-    @classmethod
-    def from_json(cls, data: dict[str, str]) -> Wheel:
-        return cls(**{**data, "path": Path(data["path"])})  # type: ignore[arg-type]
-
 
 def build_key(patched: PatchedTree, interp: Interpreter) -> str:
     return paths.content_key(
@@ -74,22 +71,8 @@ def build_key(patched: PatchedTree, interp: Interpreter) -> str:
 
 
 def _requirements(tree: Path) -> list[str]:
-    from .manifest import tomllib
-
-    data = tomllib.loads((tree / "pyproject.toml").read_text(encoding="utf-8"))
+    data = tomlfile.load(tree / "pyproject.toml")
     return [*data.get("build-system", {}).get("requires", []), *EXTRA_BUILD_REQUIREMENTS]
-
-
-def _preflight() -> None:
-    """Meson needs a C and a C++ compiler (``CC``/``CXX`` may name them, e.g. ``ccache gcc``)."""
-    wanted = {"CC": "cc", "CXX": "c++"}
-    missing = [default for var, default in wanted.items()
-               if not shutil.which((os.environ.get(var) or default).split()[-1])]
-    if sys.platform != "win32" and missing:
-        raise BuildError(
-            f"no C/C++ compiler found ({', '.join(missing)} missing)",
-            "install one (Debian/Ubuntu: apt-get install build-essential; macOS: xcode-select --install)",
-        )
 
 
 def sync_tree(src: Path, dest: Path) -> int:
@@ -115,22 +98,6 @@ def sync_tree(src: Path, dest: Path) -> int:
             p.unlink()
             changed += 1
     return changed
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (POSIX); builds sharing a slot wait for each other."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: one build at a time per slot is the user's responsibility
-        yield
-        return
-    with path.open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _ccache_env(slot: Path) -> dict[str, str]:
@@ -159,7 +126,7 @@ def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Pat
     slot = _slot(f"numpy-{src.version}-{src.sha256[:12]}-{interp.key}")
     reqs = _requirements(patched.tree)
     benv = paths.cache_dir("venvs") / f"build-{paths.content_key(interp.key, reqs)}"
-    with _locked(slot / ".lock"):
+    with FileLock(slot / ".lock"):  # every OS: builds sharing a slot wait for each other
         with log.step(f"build environment ({', '.join(reqs)})"):
             venvs.ensure(interp, benv, reqs, log_file=logf)
         with log.step(f"sync {patched.variant} tree into build slot {slot}"):
@@ -171,7 +138,7 @@ def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Pat
         }
         with log.step(f"compile NumPy {src.version} [{patched.variant}] (log: {logf})"):
             proc.run(
-                [venvs.python_of(benv), "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
+                [venvs.python_of(benv), "-m", "pip", "wheel", "-v", "--no-build-isolation", "--no-deps",
                  "--disable-pip-version-check", "-w", out_dir, f"-Cbuild-dir={slot / 'build'}",
                  *BUILD_OPTIONS, slot / "src"],
                 log_file=logf, env=env,
@@ -214,11 +181,11 @@ def build(patched: PatchedTree, interp: Interpreter) -> Wheel:
     store = paths.cache_root() / "wheels" / key
     found = list(store.glob("*.whl")) if (store / "wheel.json").exists() else []
     if not found:
-        _preflight()
+        toolchain.require("CC", "CXX")  # meson needs both
         logf = paths.cache_dir("logs") / f"build-numpy-{src.version}-{patched.variant}-{key}.log"
         logf.unlink(missing_ok=True)
-        staging = paths.staging_dir(store)
-        try:
+        with paths.staging(store, replace=True) as stage:
+            staging = stage.path
             raw = _compile(patched, interp, staging / "raw", logf)
             wheel = wheels.relabel(raw, version, staging)
             shutil.rmtree(staging / "raw")
@@ -229,10 +196,6 @@ def build(patched: PatchedTree, interp: Interpreter) -> Wheel:
                 {"variant": patched.variant, "numpy_version": src.version, "version": version,
                  "patch_sha256": patched.patch_sha256, "source_sha256": src.sha256, "key": key,
                  "interpreter": interp.to_json(), "verify": info}, indent=2))
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        paths.replace_dir(staging, store)
         found = list(store.glob("*.whl"))
     dest = paths.dist_dir() / found[0].name
     paths.atomic_copy(found[0], dest)

@@ -16,20 +16,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import cli, interpreter, log, paths, proc
+from . import log, paths, proc, request
+from .commands import Command
 
 
 def _args(p: argparse.ArgumentParser) -> None:
-    cli.add_numpy_arg(p)
+    request.add_python_args(p)
+    request.add_numpy_arg(p)
     p.add_argument("--first", default="baseline", help="variant built cold")
     p.add_argument("--second", default="rwlock", help="variant built next, reusing the first's objects")
 
 
-@cli.command("bench-build", "measure cold vs second-variant vs unchanged rebuild times", _args)
 def cmd_bench_build(args: argparse.Namespace) -> int:
-    spec = cli.numpy_spec(args)
+    req = request.from_args(args, [args.first, args.second])  # both buildable before the cold build
+    spec = req.numpy
     user_cache = paths.cache_root()
-    python = str(interpreter.find().path)
+    python = str(req.interpreter.path)
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="lockswap-bench-build-") as tmp:
         env = {"LOCKSWAP_CACHE": str(Path(tmp) / "cache"), "LOCKSWAP_DIST": str(Path(tmp) / "dist"),
@@ -47,9 +49,13 @@ def cmd_bench_build(args: argparse.Namespace) -> int:
     ratio = timings["second_variant"] / timings["cold"]
     result = {"schema": 1, "kind": "build-reuse", "numpy": spec, "first": args.first,
               "second": args.second, "seconds": timings, "second_over_cold": round(ratio, 3),
-              "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    out = paths.results_dir() / f"build-reuse-{spec}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+              "cpu_count": os.cpu_count(), "date": log.utc_now()}
+    out = paths.results_dir() / f"build-reuse-{spec}-{log.utc_now('%Y%m%d-%H%M%S')}.json"
     paths.atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     print(f"cold {timings['cold']} s, second variant {timings['second_variant']} s "
           f"({ratio:.0%} of cold), unchanged {timings['unchanged']} s -> {out}")
     return 0
+
+
+COMMANDS = (Command("bench-build", "measure cold vs second-variant vs unchanged rebuild times", _args,
+                    cmd_bench_build),)

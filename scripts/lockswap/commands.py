@@ -1,7 +1,19 @@
-"""Registers the commands of the later stages (tests, benchmarks, reports) with the CLI."""
+"""What a command module hands the entry point: name, help, its arguments and the function to run.
+
+The entry point (:mod:`lockswap.cli`) imports every command module explicitly and reads their
+``COMMANDS``; command modules never import the entry point.
+"""
 
 from __future__ import annotations
 
-from . import buildbench, report, testcli  # noqa: F401
-from .bench import command  # noqa: F401
-from .contention import command as contention_command  # noqa: F401  (lockswap contention)
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    add_args: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
-import subprocess
 import tarfile
+import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import log, paths, proc
-from .errors import FetchError, InterpreterError
+from packaging.version import Version
+
+from . import log, paths, proc, toolchain
+from .errors import FetchError, InterpreterError, ToolMissing
 
 RECIPE = 1  # bump when the build recipe changes, to rebuild cached interpreters
 CONFIGURE_FLAGS = ("--disable-gil", "--with-ensurepip=install")
@@ -59,19 +62,15 @@ def _upstream(minor: str | None) -> CPythonSource:
     try:
         with urllib.request.urlopen(UPSTREAM, timeout=10) as resp:
             listing = resp.read().decode()
-        versions = sorted(
-            {tuple(int(x) for x in v.split(".")) for v in re.findall(r'href="(3\.\d+\.\d+)/"', listing)},
-            reverse=True,
-        )
+        versions = sorted({Version(v) for v in re.findall(r'href="(3\.\d+\.\d+)/"', listing)}, reverse=True)
         for v in versions:
-            version = ".".join(map(str, v))
-            if f"{v[0]}.{v[1]}" in ((minor,) if minor else MINORS):
+            version = str(v)
+            if f"{v.major}.{v.minor}" in ((minor,) if minor else MINORS):
                 name = f"Python-{version}.tar.xz"
                 dest = paths.cache_dir("cpython-src") / name
                 if not dest.exists():
-                    tmp = dest.with_suffix(".part")
-                    urllib.request.urlretrieve(f"{UPSTREAM}{version}/{name}", tmp)
-                    os.replace(tmp, dest)
+                    with paths.atomic_output(dest) as tmp:
+                        urllib.request.urlretrieve(f"{UPSTREAM}{version}/{name}", tmp)
                 return _from_tarball(dest, "python.org")
     except OSError as exc:
         raise FetchError(f"python.org is not reachable ({exc})") from exc
@@ -145,27 +144,23 @@ def _apt(minor: str | None) -> CPythonSource:
     with log.step(f"apt-get update (deb-src {' '.join(suites)} on {mirror})"):
         proc.run(["apt-get", *opts, "-q", "update"], hint="check the network and apt configuration")
     for m in (minor,) if minor else MINORS:
-        shown = subprocess.run(
-            ["apt-cache", *opts, "showsrc", "--only-source", f"python{m}"],
-            capture_output=True, text=True, check=False,
-        ).stdout
+        shown = proc.run(["apt-cache", *opts, "showsrc", "--only-source", f"python{m}"],
+                         check=False, echo=False).stdout
         versions = sorted(set(re.findall(r"^Version: (\S+)", shown, re.M)), key=_debian_order)
         for version in reversed(versions):
             dest = paths.cache_dir("cpython-src", f"python{m}_{version}")
             found = _orig_tarballs(dest, m)
             if not found:
-                staging = paths.staging_dir(dest.parent / f"{dest.name}.dl")
-                got = proc.run(
-                    ["apt-get", *opts, "--download-only", "source", f"python{m}={version}"],
-                    cwd=staging, check=False,
-                )
-                found = _orig_tarballs(staging, m)
-                if got.returncode != 0 or not found:
-                    shutil.rmtree(staging, ignore_errors=True)
-                    log.warn(f"python{m} {version} is listed but could not be downloaded; trying older")
-                    continue
-                paths.atomic_copy(found[0], dest / found[0].name)
-                shutil.rmtree(staging, ignore_errors=True)
+                with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.dl-") as tmp:
+                    got = proc.run(
+                        ["apt-get", *opts, "--download-only", "source", f"python{m}={version}"],
+                        cwd=Path(tmp), check=False,
+                    )
+                    found = _orig_tarballs(Path(tmp), m)
+                    if got.returncode != 0 or not found:
+                        log.warn(f"python{m} {version} is listed but could not be downloaded; trying older")
+                        continue
+                    paths.atomic_copy(found[0], dest / found[0].name)
                 found = [dest / found[0].name]
             return _from_tarball(found[0], f"apt source python{m}={version}")
     raise FetchError(f"no python{minor or '3.13/3.14'} source package in suites {', '.join(suites)}")
@@ -189,23 +184,16 @@ def resolve_source(local: str | None, minor: str | None) -> CPythonSource:
     )
 
 
-def _preflight() -> str:
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if not cc or not shutil.which(cc.split()[0]):
-        raise InterpreterError(
-            "no C compiler found (cc/gcc)",
-            "install one (Debian/Ubuntu: apt-get install build-essential; macOS: xcode-select --install)",
-        )
+def _preflight() -> list[str]:
+    """The C compiler (see :mod:`lockswap.toolchain`), and the headers CPython needs for pip."""
+    cc = toolchain.require("CC")["CC"]
     missing = []
     for header, pkg in HEADERS.items():
-        probe = subprocess.run(
-            [*cc.split(), "-E", "-x", "c", "-"], input=f"#include <{header}>\n",
-            capture_output=True, text=True, check=False,
-        )
+        probe = proc.run([*cc, "-E", "-x", "c", "-"], input=f"#include <{header}>\n", check=False, echo=False)
         if probe.returncode != 0:
             missing.append((header, pkg))
     if missing:
-        raise InterpreterError(
+        raise ToolMissing(
             "missing C headers CPython needs: " + ", ".join(h for h, _ in missing),
             "install them (Debian/Ubuntu: apt-get install " + " ".join(p for _, p in missing) + ")",
         )
@@ -222,12 +210,13 @@ def build(local_source: str | None = None, minor: str | None = None) -> Path:
     if exe.is_file():
         return exe
     cc = _preflight()
-    env = {"CC": f"ccache {cc}" if shutil.which("ccache") else cc,
+    launcher = ["ccache"] if shutil.which("ccache") and "ccache" not in cc[0] else []
+    env = {"CC": shlex.join([*launcher, *cc]),
            "CCACHE_DIR": str(paths.cache_dir("ccache")), "CCACHE_BASEDIR": str(paths.cache_root())}
-    work = paths.staging_dir(paths.cache_dir("python") / f".build-{key}")
     logf = paths.cache_dir("logs") / f"cpython-{src.version}t-{key}.log"
     logf.unlink(missing_ok=True)
-    try:
+    with paths.staging(final) as stage:
+        work = stage.path
         with log.step(f"build free-threaded CPython {src.version} from {src.origin} (log: {logf})"):
             with tarfile.open(src.tarball) as tar:
                 tar.extractall(work / "src", filter="data")
@@ -237,17 +226,12 @@ def build(local_source: str | None = None, minor: str | None = None) -> Path:
             proc.run(["make", f"-j{os.cpu_count() or 2}"], cwd=tree, env=env, log_file=logf)
             proc.run(["make", "install", f"DESTDIR={work / 'root'}"], cwd=tree, env=env, log_file=logf)
         staged = work / "root" / final.relative_to(final.anchor)
-        check = subprocess.run(
-            [staged / "bin" / f"python{short}t", "-c", f"import {', '.join(REQUIRED_MODULES)}"],
-            capture_output=True, text=True, check=False,
-            env={**os.environ, "PYTHONHOME": str(staged)},
-        )
+        check = proc.run([staged / "bin" / f"python{short}t", "-c", f"import {', '.join(REQUIRED_MODULES)}"],
+                         env={"PYTHONHOME": str(staged)}, check=False, echo=False)
         if check.returncode != 0:
             raise InterpreterError(
-                f"the CPython build lacks a module pip or NumPy needs: {check.stderr.strip()[-300:]}",
+                f"the CPython build lacks a module pip or NumPy needs: {check.stdout.strip()[-300:]}",
                 f"install the development packages ({' '.join(HEADERS.values())}) and run again",
             )
-        paths.commit_dir(staged, final)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        stage.result = staged  # the installed prefix becomes the entry; sources and objects go
     return exe

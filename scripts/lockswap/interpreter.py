@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import log, paths
-from .errors import InterpreterError
+from packaging.version import Version
+
+from . import log, paths, proc
+from .errors import BadInterpreter, CommandError, InterpreterError
 
 PREFERRED = ("3.14t", "3.13t")
 
@@ -23,11 +24,9 @@ import json, platform, sys, sysconfig
 print(json.dumps({
     "version": platform.python_version(),
     "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
-    "gil_enabled_now": sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True,
     "executable": sys.executable,
     "build": sys.version.replace("\n", " "),
     "compiler": platform.python_compiler(),
-    "abiflags": getattr(sys, "abiflags", ""),
 }))
 """
 
@@ -68,13 +67,10 @@ def inspect(path: str | os.PathLike[str]) -> Interpreter:
     """Ask an interpreter what it is (runs it once)."""
     exe = shutil.which(os.fspath(path)) or os.fspath(path)
     try:
-        out = subprocess.run(
-            [exe, "-c", _PROBE], capture_output=True, text=True, timeout=60, check=True,
-            env={**os.environ, "PYTHON_GIL": "0"},
-        ).stdout
-        data = json.loads(out)
-    except (OSError, subprocess.SubprocessError, ValueError) as exc:
-        raise InterpreterError(
+        out = proc.run([exe, "-c", _PROBE], timeout=60, env={"PYTHON_GIL": "0"}, echo=False).stdout
+        data = json.loads(out.strip().splitlines()[-1])
+    except (OSError, CommandError, ValueError, IndexError) as exc:
+        raise BadInterpreter(
             f"{path} is not a working Python interpreter ({exc})",
             "pass --python with the path of a free-threaded CPython (python3.13t), or leave it out "
             "to let lockswap find or build one",
@@ -87,7 +83,7 @@ def inspect(path: str | os.PathLike[str]) -> Interpreter:
 
 def require_free_threaded(interp: Interpreter) -> Interpreter:
     if not interp.free_threaded:
-        raise InterpreterError(
+        raise BadInterpreter(
             f"{interp.path} (Python {interp.version}) is built with the GIL (Py_GIL_DISABLED is unset)",
             "use a free-threaded build (python3.13t or python3.14t, configured with --disable-gil), "
             "or leave out --python / LOCKSWAP_PYTHON to let lockswap find or build one",
@@ -115,11 +111,11 @@ def _from_uv(want: str | None) -> Interpreter | None:
     for short in PREFERRED:
         if not _wanted(short, want):
             continue
-        found = subprocess.run(
-            [uv, "python", "find", short], capture_output=True, text=True, check=False, timeout=60
-        )
-        if found.returncode == 0 and found.stdout.strip():
-            interp = inspect(found.stdout.strip())
+        # the path is uv's last line (its warnings, merged in by proc.run, come first)
+        found = proc.run([uv, "python", "find", short], check=False, timeout=60, echo=False)
+        lines = found.stdout.strip().splitlines()
+        if found.returncode == 0 and lines:
+            interp = inspect(lines[-1].strip())
             if interp.free_threaded:
                 return interp
     return None
@@ -131,7 +127,7 @@ def _from_cache(want: str | None) -> Interpreter | None:
         return None
     candidates = sorted(
         (p for p in root.glob("*/bin/python3.*t") if p.is_file() and not p.name.endswith("-config")),
-        key=lambda p: tuple(int(x) for x in p.name[len("python"):-1].split(".")),
+        key=lambda p: Version(p.name[len("python"):-1]),
         reverse=True,
     )
     for exe in candidates:
@@ -156,7 +152,7 @@ def find(
     if explicit:
         chosen = require_free_threaded(inspect(explicit))
         if not _wanted(chosen.short, want):
-            raise InterpreterError(
+            raise BadInterpreter(
                 f"{chosen.path} is Python {chosen.short}, not the {want} asked for",
                 "pass --python (or LOCKSWAP_PYTHON) with the matching interpreter, or drop --python-version",
             )

@@ -23,6 +23,14 @@ def warn(message: str) -> None:
     info(f"{prefix}{message}")
 
 
+UTC_ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def utc_now(fmt: str = UTC_ISO) -> str:
+    """The current UTC time, ``2026-11-25T17:00:00Z`` by default: every timestamp lockswap writes."""
+    return time.strftime(fmt, time.gmtime())
+
+
 def format_seconds(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import paths
+from . import paths, tomlfile
 from .errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SCHEMA = 1
 BASELINE = "baseline"
@@ -191,8 +185,8 @@ def _parse_ci(
 def load(path: Path | None = None) -> Manifest:
     path = path or default_path()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        data = tomlfile.load(path)
+    except (OSError, tomlfile.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}", "restore patches/manifest.toml") from exc
     return parse(data, path)
 

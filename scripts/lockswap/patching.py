@@ -7,9 +7,8 @@ half-patched tree anywhere.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +16,9 @@ from . import log, paths, proc
 from .errors import CommandError, ConfigError, PatchError
 from .manifest import Manifest
 from .source import Source
+from .trees import copy_tree
 
 HEADER_FIELDS = ("Description", "Origin", "Author", "NumPy", "Variant")
-# Left out when a tree is copied: VCS data everywhere, build products at the top of a checkout.
-_IGNORE_ANYWHERE = {".git", "__pycache__"}
-_IGNORE_AT_TOP = {"build", "build-install", "dist", ".mesonpy-native-file.ini"}
 
 
 @dataclass(frozen=True)
@@ -85,33 +82,12 @@ def git_apply(patch: Path, tree: Path, *, check_only: bool) -> None:
     proc.run(args, cwd=tree, env=env, echo=not check_only)
 
 
-def _ignore_for(top: Path):  # -> Callable[[str, list[str]], set[str]]
-    def ignore(folder: str, names: list[str]) -> set[str]:
-        skip = _IGNORE_ANYWHERE | (_IGNORE_AT_TOP if os.path.samefile(folder, top) else set())
-        return {n for n in names if n in skip}
+def apply(source: Source, variant: str, patch: Path | None, supported: Sequence[str] = ()) -> PatchedTree:
+    """The tree of ``variant`` on ``source``: the pristine tree for baseline, else ``patch`` applied.
 
-    return ignore
-
-
-def copy_tree(src: Path, dest: Path) -> None:
-    """Copy a source tree, leaving out VCS data and a checkout's top-level build folders."""
-    shutil.copytree(src, dest, ignore=_ignore_for(src), symlinks=True)
-
-
-def tree_files(src: Path) -> list[Path]:
-    """The files :func:`copy_tree` would copy, relative to ``src``."""
-    ignore = _ignore_for(src)
-    found = []
-    for folder, dirs, files in os.walk(src):
-        skip = ignore(folder, dirs + files)
-        dirs[:] = [d for d in dirs if d not in skip]
-        found += [Path(folder, f).relative_to(src) for f in files if f not in skip]
-    return found
-
-
-def apply(source: Source, variant: str, manifest: Manifest) -> PatchedTree:
-    """The tree of ``variant`` on ``source``: the pristine tree for baseline, else a patched copy."""
-    patch = manifest.patch_for(variant, source.version)
+    Which patch a variant has for a NumPy version is decided before, by :func:`lockswap.request.target`;
+    ``supported`` (the versions the variant has patches for) only goes into the failure's hint.
+    """
     if patch is None:
         return PatchedTree(source, variant, source.tree, None, "")
     read_header(patch)
@@ -119,26 +95,19 @@ def apply(source: Source, variant: str, manifest: Manifest) -> PatchedTree:
     final = paths.cache_root() / "trees" / paths.content_key(source.sha256, psha)
     if (final / "tree").is_dir():
         return PatchedTree(source, variant, final / "tree", patch, psha)
-    staging = paths.staging_dir(final)
-    try:
-        home = manifest.path.parent
-        shown = patch.relative_to(home) if patch.is_relative_to(home) else patch
-        with log.step(f"apply {shown} to NumPy {source.version}"):
-            copy_tree(source.tree, staging / "tree")
-            try:
-                git_apply(patch, staging / "tree", check_only=True)
-            except CommandError as exc:
-                raise PatchError(
-                    f"patch {patch.name} for variant {variant!r} does not apply to NumPy "
-                    f"{source.version} ({source.spec}): {explain_failure(patch, exc.output_tail)}",
-                    f"{variant!r} supports NumPy {', '.join(manifest.versions_for(variant))}; "
-                    "use one of those, or refresh the patch for this tree",
-                ) from None
-            git_apply(patch, staging / "tree", check_only=False)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    paths.commit_dir(staging, final)
+    shown = Path(patch.parent.name, patch.name)
+    with paths.staging(final) as stage, log.step(f"apply {shown} to NumPy {source.version}"):
+        copy_tree(source.tree, stage.path / "tree")
+        try:
+            git_apply(patch, stage.path / "tree", check_only=True)
+        except CommandError as exc:
+            raise PatchError(
+                f"patch {patch.name} for variant {variant!r} does not apply to NumPy "
+                f"{source.version} ({source.spec}): {explain_failure(patch, exc.output_tail)}",
+                f"{variant!r} supports NumPy {', '.join(supported) or source.version}; "
+                "use one of those, or refresh the patch for this tree",
+            ) from None
+        git_apply(patch, stage.path / "tree", check_only=False)
     return PatchedTree(source, variant, final / "tree", patch, psha)
 
 

@@ -9,11 +9,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,50 +61,85 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary sibling and a rename."""
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """A temporary sibling of ``path`` to write; renamed onto ``path`` when the block succeeds.
+
+    On an error or Ctrl-C the temporary file is removed, so ``path`` is either old or complete and
+    nothing (no ``.part`` file) is left beside it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary sibling and a rename."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
 def atomic_copy(src: Path, dest: Path) -> None:
     """Copy a file so that ``dest`` is either absent/old or complete, never partial."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-    os.close(fd)
-    try:
+    with atomic_output(dest) as tmp:
         shutil.copy2(src, tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
-def staging_dir(final: Path) -> Path:
-    """A fresh temporary sibling of ``final``, to be renamed onto it with :func:`commit_dir`."""
+class Stage:
+    """The directory a :func:`staging` block fills. ``result`` (default: the directory itself) is
+    what becomes the cache entry, e.g. an install prefix inside it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.result = path
+
+
+# Cache entries completed by this process (reported when a run is interrupted).
+_COMMITTED: list[Path] = []
+
+
+@contextlib.contextmanager
+def staging(final: Path, *, replace: bool = False) -> Iterator[Stage]:
+    """Fill a fresh temporary sibling of ``final``; it becomes ``final`` only if the block succeeds.
+
+    On an error or Ctrl-C the staging directory is removed: a cache entry is complete or absent.
+    If ``final`` appeared meanwhile (a concurrent run), the winner is kept, unless ``replace``.
+    """
     final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-
-
-def replace_dir(staging: Path, final: Path) -> None:
-    """Move a completed staging directory into place, replacing an older ``final``."""
-    if final.exists():
-        shutil.rmtree(final)
-    commit_dir(staging, final)
-
-
-def commit_dir(staging: Path, final: Path) -> None:
-    """Move a completed staging directory into place; a concurrent winner is kept."""
+    stage = Stage(Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent)))
     try:
-        os.rename(staging, final)
-    except OSError:
-        if not final.exists():
-            raise
-        shutil.rmtree(staging, ignore_errors=True)
+        yield stage
+        if replace and final.exists():
+            shutil.rmtree(final)
+        try:
+            os.rename(stage.result, final)
+        except OSError:
+            if not final.exists():
+                raise
+        _COMMITTED.append(final)
+    finally:
+        shutil.rmtree(stage.path, ignore_errors=True)
+
+
+def note_complete(path: Path) -> None:
+    """Record a cache entry completed in place (e.g. a venv with its completion marker)."""
+    _COMMITTED.append(path)
+
+
+def forget_commits() -> None:
+    _COMMITTED.clear()
+
+
+def interrupted_summary() -> str:
+    """What an interrupted run leaves: complete cache entries only; which ones it added."""
+    root = cache_root()
+    kept = [str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in _COMMITTED]
+    text = f"Nothing half-written was left in {root} (build slots stay as they are: ninja resumes them)"
+    return text + (f"; kept the entries completed by this run: {', '.join(kept)}" if kept
+                   else "; this run completed no new cache entry")

@@ -6,12 +6,11 @@ mode, so the legend never covers the curves however many variants there are.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from . import paths
 from .analysis import Analysis
 from .bench import stats
 from .manifest import BASELINE
@@ -22,15 +21,8 @@ def slug(text: str) -> str:
 
 
 def _save_png(fig: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with paths.atomic_output(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _legend(fig: Any, variants: list[str], colors: dict[str, str], styles: list[tuple[str, Any]]) -> None:

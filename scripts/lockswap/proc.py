@@ -1,21 +1,64 @@
-"""The one subprocess helper: echo the command, capture or log its output, show the tail on failure."""
+"""The one subprocess helper: echo the command, capture or log its output, show the tail on failure.
+
+A command that writes to a log file is a long step (a CPython or NumPy build, a pip install): while
+it runs, a progress line is printed every :data:`HEARTBEAT_SECONDS` with the elapsed time, the
+last progress line of the log (e.g. ninja's ``[123/456] Compiling ...``) and the log's path.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import log
-from .errors import CommandError
+from .errors import CommandError, CommandNotFound
 
 TAIL_LINES = 40
+HEARTBEAT_SECONDS = 15.0
+_PROGRESS = re.compile(r"^\s*\[\d+/\d+\]")  # ninja (and meson through it)
 
 
 def _tail(text: str, lines: int = TAIL_LINES) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def last_progress(log_file: Path, limit: int = 32768) -> str:
+    """The last ninja-style ``[n/m]`` line near the end of ``log_file``, else its last line."""
+    try:
+        with log_file.open("rb") as fh:
+            fh.seek(max(0, log_file.stat().st_size - limit))
+            lines = [ln.strip() for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    found = next((ln for ln in reversed(lines) if _PROGRESS.match(ln)), lines[-1] if lines else "")
+    return found if len(found) <= 120 else found[:117] + "..."
+
+
+def _wait(p: subprocess.Popen[str], args: list[str], log_file: Path, timeout: float | None,
+          heartbeat: float, hint: str) -> int:
+    """Wait for ``p``, printing a progress line every ``heartbeat`` seconds."""
+    start = time.monotonic()
+    while True:
+        elapsed = time.monotonic() - start
+        if timeout is not None and elapsed >= timeout:
+            p.kill()
+            p.wait()
+            raise CommandError(f"command timed out after {timeout} s: {shlex.join(args)}", hint)
+        step = heartbeat if timeout is None else min(heartbeat, timeout - elapsed)
+        try:
+            return p.wait(timeout=max(step, 0.01))
+        except subprocess.TimeoutExpired:
+            pass
+        elapsed = time.monotonic() - start
+        if timeout is None or elapsed < timeout:
+            last = last_progress(log_file)
+            log.info(f"    ... {log.format_seconds(elapsed)} elapsed"
+                     f"{f', last: {last}' if last else ''} (log: {log_file})")
 
 
 def run(
@@ -29,42 +72,58 @@ def run(
     timeout: float | None = None,
     hint: str = "",
     unset: Sequence[str] = (),
+    input: str | None = None,
+    stream: bool = False,
+    heartbeat: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``cmd``; return the completed process with stdout+stderr merged in ``stdout``.
 
-    With ``log_file`` the output is appended there instead of being kept in memory, and the tail of
-    the log is shown on failure. ``env`` entries are added to the current environment, and the
-    variables named in ``unset`` are removed from it.
+    With ``log_file`` the output is appended there instead of being kept in memory, a progress line
+    is printed every ``heartbeat`` seconds (default :data:`HEARTBEAT_SECONDS`), and the tail of the
+    log is shown on failure. With ``stream`` the output goes straight to the console as it is
+    printed (nothing is captured). ``input`` is given to the command's stdin (else stdin is empty).
+    ``env`` entries are added to the current environment, and the variables named in ``unset`` are
+    removed from it. On Ctrl-C the command is stopped before the interrupt goes on.
     """
     args = [os.fspath(c) for c in cmd]
+    if input is not None and (log_file is not None or stream):
+        raise ValueError("proc.run: input= goes with captured output only")
     if echo:
         where = f" (in {cwd})" if cwd else ""
         log.info(f"$ {shlex.join(args)}{where}")
     full_env = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in unset}
+    output = ""
     try:
         if log_file is not None:
             log_file.parent.mkdir(parents=True, exist_ok=True)
             with log_file.open("a", encoding="utf-8") as fh:
                 fh.write(f"\n$ {shlex.join(args)}\n")
                 fh.flush()
-                proc = subprocess.run(
-                    args, cwd=cwd, env=full_env, stdout=fh, stderr=subprocess.STDOUT,
+                p = subprocess.Popen(args, cwd=cwd, env=full_env, stdout=fh, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, text=True)
+                try:
+                    code = _wait(p, args, log_file, timeout, heartbeat or HEARTBEAT_SECONDS, hint)
+                except BaseException:
+                    _stop(p)
+                    raise
+        else:
+            out = None if stream else subprocess.PIPE
+            if input is None:
+                done = subprocess.run(
+                    args, cwd=cwd, env=full_env, stdout=out, stderr=None if stream else subprocess.STDOUT,
                     text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False,
                 )
-            output = ""
-        else:
-            proc = subprocess.run(
-                args, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False,
-            )
-            output = proc.stdout or ""
+            else:
+                done = subprocess.run(
+                    args, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT,
+                    text=True, timeout=timeout, input=input, check=False,
+                )
+            code, output = done.returncode, done.stdout or ""
     except FileNotFoundError as exc:
-        raise CommandError(f"command not found: {args[0]}", hint or f"install {args[0]}") from exc
+        raise CommandNotFound(f"command not found: {args[0]}", hint or f"install {args[0]}") from exc
     except subprocess.TimeoutExpired as exc:
-        raise CommandError(
-            f"command timed out after {timeout} s: {shlex.join(args)}", hint
-        ) from exc
-    if check and proc.returncode != 0:
+        raise CommandError(f"command timed out after {timeout} s: {shlex.join(args)}", hint) from exc
+    if check and code != 0:
         if log_file is not None:
             tail = _tail(log_file.read_text(encoding="utf-8", errors="replace"))
             where = f"full log: {log_file}"
@@ -72,8 +131,19 @@ def run(
             tail = _tail(output)
             where = ""
         raise CommandError(
-            f"command failed with exit code {proc.returncode}: {shlex.join(args)}",
+            f"command failed with exit code {code}: {shlex.join(args)}",
             " ".join(x for x in (hint, where) if x),
             output_tail=tail,
         )
-    return subprocess.CompletedProcess(args, proc.returncode, output, "")
+    return subprocess.CompletedProcess(args, code, output, "")
+
+
+def _stop(p: subprocess.Popen[str]) -> None:
+    """End ``p`` (and let it clean up) so it writes nothing after we return."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

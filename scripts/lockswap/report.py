@@ -12,9 +12,10 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import cli, log, paths, plots, scaling, verdict
+from . import log, paths, plots, scaling, verdict
 from .analysis import Analysis, ThroughputRow, analyse
 from .bench import stats
+from .commands import Command
 from .manifest import BASELINE
 from .results import BenchRun
 
@@ -171,7 +172,6 @@ def _add_args(p: argparse.ArgumentParser) -> None:
                    help="where report.md, summary.md and the PNGs go (default: results/report)")
 
 
-@cli.command("report", "markdown report and PNG plots from benchmark results JSON", _add_args)
 def cmd_report(args: argparse.Namespace) -> int:
     reference = scaling.parse_reference(args.reference)
     out_dir = args.output_dir or paths.results_dir() / "report"
@@ -190,3 +190,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         log.info(f"contention: {len(found)} file(s), {len(pngs)} charts")
     print(report)  # CI: `ci-merge publish` puts summary.md (not this report) on the step summary
     return 0
+
+
+COMMANDS = (Command("report", "markdown report and PNG plots from benchmark results JSON", _add_args,
+                    cmd_report),)

@@ -8,9 +8,6 @@ sha256, and unpacked through a staging directory so nothing half-unpacked is eve
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import subprocess
 import sys
 import tarfile
 from dataclasses import dataclass
@@ -18,7 +15,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from . import log, paths, proc
+from . import log, paths, proc, tomlfile, trees
 from .errors import ConfigError, FetchError
 
 # The first NumPy release with free-threaded support (cp313t wheels, PR 26348 and follow-ups).
@@ -73,10 +70,8 @@ def index_url() -> str | None:
     url = os.environ.get("PIP_INDEX_URL")
     if url:
         return url
-    got = subprocess.run(
-        [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
-        capture_output=True, text=True, check=False,
-    )
+    got = proc.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+                   check=False, echo=False)
     return got.stdout.strip() or None if got.returncode == 0 else None
 
 
@@ -108,24 +103,27 @@ def _find_sdist(version: str):  # -> pypi_simple.DistributionPackage
     )
 
 
+class _Corrupt(Exception):
+    """A download whose sha256 is not the index's."""
+
+
 def _download(pkg, dest: Path) -> None:  # pkg: pypi_simple.DistributionPackage
     from pypi_simple import PyPISimple
 
     expected = pkg.digests["sha256"]
-    tmp = dest.with_name(f".{dest.name}.part-{os.getpid()}")
     for attempt in (1, 2):
-        with PyPISimple() as client:
-            try:
-                client.download_package(pkg, tmp, verify=False, timeout=120)
-            except Exception as exc:
-                tmp.unlink(missing_ok=True)
-                raise FetchError(f"downloading {pkg.filename} failed ({exc})", "try again") from exc
-        got = paths.sha256_file(tmp)
-        if got == expected:
-            os.replace(tmp, dest)
+        try:
+            with paths.atomic_output(dest) as tmp, PyPISimple() as client:
+                try:
+                    client.download_package(pkg, tmp, verify=False, timeout=120)
+                except Exception as exc:
+                    raise FetchError(f"downloading {pkg.filename} failed ({exc})", "try again") from exc
+                got = paths.sha256_file(tmp)
+                if got != expected:
+                    raise _Corrupt(got)  # leaves the with block: the partial file is removed
             return
-        tmp.unlink(missing_ok=True)
-        log.warn(f"{pkg.filename}: sha256 {got} != {expected} (attempt {attempt}); downloading again")
+        except _Corrupt as bad:
+            log.warn(f"{pkg.filename}: sha256 {bad} != {expected} (attempt {attempt}); downloading again")
     raise FetchError(f"{pkg.filename} keeps arriving corrupt", "check the network or index mirror")
 
 
@@ -146,39 +144,29 @@ def sdist_path(version: str) -> tuple[Path, str]:
 def _unpack(archive: Path, sha: str) -> Path:
     final = paths.cache_root() / "src" / sha
     if not final.is_dir():
-        staging = paths.staging_dir(final)
         try:
-            with tarfile.open(archive) as tar:
-                tar.extractall(staging, filter="data")
+            with paths.staging(final) as stage, tarfile.open(archive) as tar:
+                tar.extractall(stage.path, filter="data")
         except (tarfile.TarError, OSError, EOFError) as exc:
-            shutil.rmtree(staging, ignore_errors=True)
             archive.unlink(missing_ok=True)
             raise FetchError(f"{archive.name} is damaged ({exc}); removed it", "run again") from exc
-        paths.commit_dir(staging, final)
     (tree,) = final.iterdir()
     return tree
 
 
 def tree_version(tree: Path) -> str:
+    """NumPy's version from the ``[project]`` table of the tree's ``pyproject.toml``."""
     try:
-        text = (tree / "pyproject.toml").read_text(encoding="utf-8")
+        project = tomlfile.load(tree / "pyproject.toml").get("project", {})
     except OSError:
         raise FetchError(f"{tree} has no pyproject.toml", "point path: at a NumPy source tree") from None
-    if not re.search(r'^name\s*=\s*"numpy"', text, re.M):
+    except tomlfile.TOMLDecodeError as exc:
+        raise FetchError(f"{tree / 'pyproject.toml'} is not valid TOML ({exc})", "") from None
+    if project.get("name") != "numpy":
         raise FetchError(f"{tree} is not a NumPy source tree", "point path: at a NumPy checkout")
-    m = re.search(r'^version\s*=\s*"([^"]+)"', text, re.M)
-    if not m:
+    if not isinstance(project.get("version"), str):
         raise FetchError(f"cannot read NumPy's version from {tree / 'pyproject.toml'}", "")
-    return m.group(1)
-
-
-def _tree_hash(tree: Path) -> str:
-    listing = []
-    for p in sorted(tree.rglob("*")):
-        rel = p.relative_to(tree)
-        if p.is_file() and not {".git", "build", "build-install"} & set(rel.parts[:1]):
-            listing.append((str(rel), paths.sha256_file(p)))
-    return paths.content_key(listing, length=64)
+    return project["version"]
 
 
 def _git(spec: Spec) -> Path:
@@ -186,20 +174,15 @@ def _git(spec: Spec) -> Path:
     final = paths.cache_root() / "git" / key
     if final.is_dir():
         return final
-    staging = paths.staging_dir(final)
     hint = f"check that {spec.value} is reachable and {spec.ref} exists (tag, branch or pull/N/head)"
-    try:
-        with log.step(f"git clone {spec.value} @ {spec.ref}"):
-            proc.run(["git", "init", "-q", staging])
-            proc.run(["git", "-C", staging, "fetch", "--depth=1", spec.value, spec.ref],
-                     hint=hint, timeout=1800)
-            proc.run(["git", "-C", staging, "checkout", "-q", "FETCH_HEAD"])
-            proc.run(["git", "-C", staging, "submodule", "update", "--init", "--recursive", "--depth=1"],
-                     hint=hint, timeout=1800)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    paths.commit_dir(staging, final)
+    with paths.staging(final) as stage, log.step(f"git clone {spec.value} @ {spec.ref}"):
+        staging = stage.path
+        proc.run(["git", "init", "-q", staging])
+        proc.run(["git", "-C", staging, "fetch", "--depth=1", spec.value, spec.ref],
+                 hint=hint, timeout=1800)
+        proc.run(["git", "-C", staging, "checkout", "-q", "FETCH_HEAD"])
+        proc.run(["git", "-C", staging, "submodule", "update", "--init", "--recursive", "--depth=1"],
+                 hint=hint, timeout=1800)
     return final
 
 
@@ -216,4 +199,4 @@ def fetch(text: str) -> Source:
     tree = Path(spec.value).expanduser().resolve()
     if not tree.is_dir():
         raise ConfigError(f"{tree} is not a directory", "pass path:DIR with an existing NumPy checkout")
-    return Source(spec, tree_version(tree), tree, _tree_hash(tree))
+    return Source(spec, tree_version(tree), tree, trees.tree_hash(tree))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from . import cli, log, manifest, paths, testsuite
+from . import errors, log, manifest, paths, pipeline, request, testsuite
+from .commands import Command
 from .manifest import BASELINE
+from .request import Request, Target
 from .testsuite import TestOptions, TestResult
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
-    cli.add_python_args(p)
-    cli.add_numpy_arg(p)
+    request.add_python_args(p)
+    request.add_numpy_arg(p)
     p.add_argument("--suite", default="quick", choices=testsuite.SUITES,
                    help="quick (default): ufunc/umath/threading/dispatch-cache tests; full: whole suite; "
                         "threads: every test module that uses threads; parallel: quick under "
@@ -27,12 +29,12 @@ def _options(args: argparse.Namespace) -> TestOptions:
                        tuple(args.pytest_args.split()))
 
 
-def _run_variant(args: argparse.Namespace, variant: str) -> TestResult:
-    interp, wheel = cli.build_variant(args, variant)
-    return testsuite.run(interp, wheel, _options(args))
+def _run(req: Request, t: Target, opts: TestOptions) -> TestResult:
+    built = pipeline.build_target(req, t)
+    return testsuite.run(built.interpreter, built.wheel, opts)
 
 
-def _baseline_for(args: argparse.Namespace, result: TestResult) -> TestResult:
+def _baseline_for(req: Request, result: TestResult, opts: TestOptions) -> TestResult:
     """Baseline's result on the same NumPy source, Python, suite and options; run it if missing."""
     stem = testsuite.result_stem(result.numpy_version, result.python, BASELINE, result.suite)
     path = paths.results_dir() / f"{stem}.json"
@@ -42,14 +44,7 @@ def _baseline_for(args: argparse.Namespace, result: TestResult) -> TestResult:
         log.info(f"comparing with baseline result {path}")
         return base
     log.info("no matching baseline result yet: running baseline first")
-    return _run_variant(args, BASELINE)
-
-
-def verdict(args: argparse.Namespace, variant: str) -> tuple[TestResult, list[str]]:
-    result = _run_variant(args, variant)
-    if variant == BASELINE:
-        return result, []
-    return result, testsuite.new_failures(result, _baseline_for(args, result))
+    return _run(req, request.target(manifest.default(), BASELINE, req.numpy), opts)
 
 
 def report(rows: list[tuple[TestResult, list[str]]]) -> int:
@@ -57,7 +52,7 @@ def report(rows: list[tuple[TestResult, list[str]]]) -> int:
     print(text)
     log.job_summary(f"### NumPy test suite\n\n{text}")
     bad = [r for r, new in rows if new or r.crashed]
-    return 1 if bad else 0
+    return errors.EXIT_VERDICT if bad else 0
 
 
 def _test_args(p: argparse.ArgumentParser) -> None:
@@ -65,10 +60,13 @@ def _test_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", required=True, help="variant name from patches/manifest.toml")
 
 
-@cli.command("test", "run NumPy's tests on one variant and compare with baseline", _test_args)
 def cmd_test(args: argparse.Namespace) -> int:
-    manifest.default().variant(args.variant)
-    return report([verdict(args, args.variant)])
+    req = request.from_args(args, [args.variant])
+    opts = _options(args)
+    (t,) = req.targets
+    result = _run(req, t, opts)
+    new = [] if t.variant == BASELINE else testsuite.new_failures(result, _baseline_for(req, result, opts))
+    return report([(result, new)])
 
 
 def _test_all_args(p: argparse.ArgumentParser) -> None:
@@ -77,26 +75,21 @@ def _test_all_args(p: argparse.ArgumentParser) -> None:
                                       "baseline always runs first")
 
 
-@cli.command("test-all", "run NumPy's tests on every variant of the manifest for one NumPy version",
-             _test_all_args)
 def cmd_test_all(args: argparse.Namespace) -> int:
-    m = manifest.default()
-    version = cli.numpy_spec(args)
-    variants = m.variants_for(version) if version in m.numpy else [BASELINE]
-    if args.variants:
-        variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-        for v in variants:
-            m.variant(v)  # unknown variant: one message before anything runs
-            if version in m.numpy:
-                m.patch_for(v, version)  # no patch for this NumPy: the same
-    rows: list[tuple[TestResult, list[str]]] = []
-    base = None
-    for variant in [BASELINE, *[v for v in variants if v != BASELINE]]:
-        if variant == BASELINE:
-            base, _ = verdict(args, BASELINE)
-            rows.append((base, []))
-        else:
-            result = _run_variant(args, variant)
-            assert base is not None
+    req = request.from_args(args, variants_text=args.variants)  # every variant checked before any build
+    opts = _options(args)
+    base_target = request.target(manifest.default(), BASELINE, req.numpy)
+    base = _run(req, base_target, opts)
+    rows: list[tuple[TestResult, list[str]]] = [(base, [])]
+    for t in req.targets:
+        if t.variant != BASELINE:
+            result = _run(req, t, opts)
             rows.append((result, testsuite.new_failures(result, base)))
     return report(rows)
+
+
+COMMANDS = (
+    Command("test", "run NumPy's tests on one variant and compare with baseline", _test_args, cmd_test),
+    Command("test-all", "run NumPy's tests on every variant of the manifest for one NumPy version",
+            _test_all_args, cmd_test_all),
+)

@@ -65,13 +65,9 @@ class TestResult:
     interpreter: dict[str, object]
     command: list[str]
     options: dict[str, object] = field(default_factory=dict)
-    date: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    date: str = field(default_factory=log.utc_now)
     schema: int = SCHEMA
     machine: str = field(default_factory=platform.node)
-
-    @property
-    def ok(self) -> bool:
-        return not self.crashed and not self.failing
 
     @classmethod
     def load_current(cls, path: Path) -> TestResult | None:

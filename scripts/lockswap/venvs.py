@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import proc
+from . import paths, proc
 from .interpreter import Interpreter
 
 _DONE = ".lockswap-complete"
@@ -47,4 +47,6 @@ def ensure(
                 hint="check that pip can reach its configured package index",
             )
         (venv / _DONE).write_text("\n".join(map(str, requirements)) + "\n")
+        if not fresh:
+            paths.note_complete(venv)
     return python_of(venv)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
+from . import paths
 from .errors import BuildError
 
 
@@ -47,34 +46,30 @@ def relabel(wheel: Path, new_version: str, dest_dir: Path) -> Path:
     target = dest_dir / f"{wheel.name.split('-')[0]}-{new_ver_fs}-{rest}"
     if build_tag:
         raise BuildError(f"{wheel.name} has a build tag; lockswap does not expect one", "")
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=dest_dir)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(wheel) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
-            records: list[str] = []
-            for info in zin.infolist():
-                data = zin.read(info)
-                arcname = info.filename
-                if arcname.startswith(old_prefix):
-                    arcname = new_prefix + arcname[len(old_prefix):]
-                    if arcname.endswith("/METADATA"):
-                        data = re.sub(
-                            rb"^Version: .*$", f"Version: {new_version}".encode(), data,
-                            count=1, flags=re.M,
-                        )
-                    if arcname.endswith("/RECORD"):
-                        continue
-                new_info = zipfile.ZipInfo(arcname, date_time=info.date_time)
-                new_info.external_attr = info.external_attr
-                new_info.compress_type = zipfile.ZIP_DEFLATED
-                zout.writestr(new_info, data)
-                records.append(f"{arcname},{_record_hash(data)},{len(data)}")
-            records.append(f"{new_prefix}RECORD,,")
-            zout.writestr(new_prefix + "RECORD", "\n".join(records) + "\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with (
+        paths.atomic_output(target) as tmp,
+        zipfile.ZipFile(wheel) as zin,
+        zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout,
+    ):
+        records: list[str] = []
+        for info in zin.infolist():
+            data = zin.read(info)
+            arcname = info.filename
+            if arcname.startswith(old_prefix):
+                arcname = new_prefix + arcname[len(old_prefix):]
+                if arcname.endswith("/METADATA"):
+                    data = re.sub(
+                        rb"^Version: .*$", f"Version: {new_version}".encode(), data,
+                        count=1, flags=re.M,
+                    )
+                if arcname.endswith("/RECORD"):
+                    continue
+            new_info = zipfile.ZipInfo(arcname, date_time=info.date_time)
+            new_info.external_attr = info.external_attr
+            new_info.compress_type = zipfile.ZIP_DEFLATED
+            zout.writestr(new_info, data)
+            records.append(f"{arcname},{_record_hash(data)},{len(data)}")
+        records.append(f"{new_prefix}RECORD,,")
+        zout.writestr(new_prefix + "RECORD", "\n".join(records) + "\n")
     del name, old_version
     return target

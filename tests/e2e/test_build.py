@@ -38,15 +38,15 @@ def test_baseline_wheel_builds_imports_without_gil_and_rebuilds_from_cache(locks
 
 
 def test_bad_input_gets_one_clear_message_and_leaves_nothing(lockswap):
-    cases = {
-        ("--numpy", "2.1.99"): "has no sdist on the package index",
-        ("--numpy", "1.26.4"): "no free-threaded support",
-        ("--numpy", "git:file:///nonexistent/numpy.git@main"): "git",
-        ("--numpy", DEFAULT, "--python", sys.executable): "built with the GIL",
+    cases = {  # exit codes: 2 bad input, 3 a fetch or build failed (README "Exit codes")
+        ("--numpy", "2.1.99"): ("has no sdist on the package index", 2),
+        ("--numpy", "1.26.4"): ("no free-threaded support", 2),
+        ("--numpy", "git:file:///nonexistent/numpy.git@main"): ("git", 3),
+        ("--numpy", DEFAULT, "--python", sys.executable): ("built with the GIL", 2),
     }
-    for args, message in cases.items():
+    for args, (message, code) in cases.items():
         got = lockswap.run("build", "--variant", "baseline", *args, check=False)
-        assert got.returncode == 2, got.stdout
+        assert got.returncode == code, got.stdout
         assert message in got.stdout and "Traceback" not in got.stdout
         assert "-> " in got.stdout  # the hint: what to do next
     got = lockswap.run("build", "--variant", "nosuchlock", check=False)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import manifest, patching
+from lockswap import manifest, patching, request
 from lockswap.errors import ConfigError, PatchError
 from lockswap.source import Source, Spec
 
@@ -33,24 +33,30 @@ def setup(tmp_path, cache):
     return m, src, cache
 
 
+def apply(src: Source, variant: str, m: manifest.Manifest) -> patching.PatchedTree:
+    """What the pipeline does: resolve the target (the one patch check), then patch."""
+    t = request.target(m, variant, src.spec.value, src.version)
+    return patching.apply(src, t.variant, t.patch, m.versions_for(variant))
+
+
 def test_baseline_is_the_pristine_tree(setup):
     m, src, _ = setup
-    assert patching.apply(src, "baseline", m).tree == src.tree
+    assert apply(src, "baseline", m).tree == src.tree
 
 
 def test_good_patch_applies_to_a_copy(setup):
     m, src, _ = setup
-    patched = patching.apply(src, "good", m)
+    patched = apply(src, "good", m)
     assert "the patched lookup" in (patched.tree / "lock.c").read_text()
     assert "the pristine lookup" in (src.tree / "lock.c").read_text()
     assert len(patched.patch_sha256) == 64
-    assert patching.apply(src, "good", m).tree == patched.tree  # cached
+    assert apply(src, "good", m).tree == patched.tree  # cached
 
 
 def test_failing_hunk_is_named_and_nothing_is_left(setup):
     m, src, cache = setup
     with pytest.raises(PatchError) as err:
-        patching.apply(src, "bad", m)
+        apply(src, "bad", m)
     assert "lock.c: hunk #2 (@@ -9,5 +9,5 @@)" in err.value.message
     assert "supports NumPy 2.1.3" in err.value.hint
     trees = cache / "trees"
@@ -58,11 +64,16 @@ def test_failing_hunk_is_named_and_nothing_is_left(setup):
     assert "the pristine lookup" in (src.tree / "lock.c").read_text()
 
 
-def test_variant_without_a_patch_for_the_version(setup):
+def test_variant_without_a_patch_for_the_version_is_refused_when_resolved(setup):
     m, src, _ = setup
     other = Source(Spec("sdist", "2.5.5"), "2.5.5", src.tree, "e" * 64)
     with pytest.raises(ConfigError, match=r"no patch for NumPy 2\.5\.5"):
-        patching.apply(other, "good", m)
+        apply(other, "good", m)
+    with pytest.raises(ConfigError, match=r"no patch for NumPy 2\.5\.5"):
+        request.target(m, "good", "2.5.5")  # before anything is fetched
+    assert request.target(m, "good", "path:/x").patch is None  # known once the tree is read
+    with pytest.raises(ConfigError, match=r"no patch for NumPy 2\.5\.5"):
+        request.pinned(m, request.target(m, "good", "path:/x"), "2.5.5")
 
 
 def test_header_is_required(tmp_path):
@@ -101,4 +112,4 @@ def test_a_patch_outside_the_manifest_folder_applies(setup, tmp_path):
     (tmp_path / "patches" / "manifest.toml").write_text(
         (tmp_path / "patches" / "manifest.toml").read_text().replace('"2.1.3/good.patch"', f'"{elsewhere}"'))
     m = manifest.load(tmp_path / "patches" / "manifest.toml")
-    assert "the patched lookup" in (patching.apply(src, "good", m).tree / "lock.c").read_text()
+    assert "the patched lookup" in (apply(src, "good", m).tree / "lock.c").read_text()

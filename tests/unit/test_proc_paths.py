@@ -100,13 +100,22 @@ def test_a_variant_after_another_rebuilds_the_files_put_back_to_pristine(tmp_pat
 
 
 def test_missing_compiler_is_reported_before_building(monkeypatch):
-    from lockswap.errors import BuildError
+    from lockswap import toolchain
+    from lockswap.errors import EXIT_TOOL, ToolMissing
 
     monkeypatch.setenv("CXX", "no-such-cxx-lockswap")
     if sys.platform == "win32":
         pytest.skip("MSVC is found by meson itself")
-    with pytest.raises(BuildError, match=r"c\+\+ missing"):
-        build._preflight()
+    with pytest.raises(ToolMissing, match=r"C\+\+ \(no-such-cxx-lockswap\) missing") as err:
+        toolchain.require("CC", "CXX")
+    assert err.value.exit_code == EXIT_TOOL
+
+
+def test_compiler_variables_are_split_like_a_shell(monkeypatch):
+    from lockswap import toolchain
+
+    monkeypatch.setenv("CC", "ccache 'my gcc'")
+    assert toolchain.compiler("CC") == ["ccache", "my gcc"]
 
 
 def test_threads_suite_finds_threaded_modules_but_not_f2py(tmp_path):

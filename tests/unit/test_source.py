@@ -135,6 +135,26 @@ def test_path_source(tmp_path):
     assert source.fetch(f"path:{tree}").sha256 != src.sha256
 
 
+def test_path_key_ignores_exactly_what_is_never_copied(tmp_path):
+    """__pycache__ and dist/ (never copied into a build) keep a path: tree's key: no cold rebuild."""
+    from lockswap import trees
+
+    tree = tmp_path / "numpy"
+    (tree / "numpy" / "_core").mkdir(parents=True)
+    (tree / "pyproject.toml").write_text('[project]\nname = "numpy"\nversion = "2.5.0.dev0"\n')
+    (tree / "numpy" / "_core" / "a.c").write_text("int a;")
+    key = source.fetch(f"path:{tree}").sha256
+    (tree / "numpy" / "__pycache__").mkdir()
+    (tree / "numpy" / "__pycache__" / "x.cpython-313t.pyc").write_bytes(b"\0" * 8)
+    (tree / "dist").mkdir()
+    (tree / "dist" / "numpy-2.5.0.dev0.tar.gz").write_bytes(b"sdist")
+    assert source.fetch(f"path:{tree}").sha256 == key
+    assert {p.as_posix() for p in trees.tree_files(tree)} == {"pyproject.toml", "numpy/_core/a.c"}
+    (tree / "numpy" / "dist").mkdir()  # dist/ below the top is source, as copy_tree copies it
+    (tree / "numpy" / "dist" / "b.py").write_text("b = 1")
+    assert source.fetch(f"path:{tree}").sha256 != key
+
+
 def test_path_source_must_be_numpy(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "other"\nversion = "1"\n')
     with pytest.raises(FetchError, match="not a NumPy source tree"):

@@ -9,11 +9,11 @@ its journal and ``--resume`` are in ``execute.py``.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import cli, log, manifest, paths, venvs
+from .. import log, manifest, paths, pipeline, request, venvs
+from ..commands import Command
 from ..errors import ConfigError
 from . import environment, execute, runner, workloads
 
@@ -44,8 +44,8 @@ def _ints(text: str, what: str) -> tuple[int, ...]:
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
-    cli.add_python_args(p)
-    cli.add_numpy_arg(p)
+    request.add_python_args(p)
+    request.add_numpy_arg(p)
     p.add_argument("--variants", help="comma-separated; VARIANT@NUMPY measures another NumPy version in the "
                    "same run, e.g. baseline,rwlock,baseline@2.2.6 (default: every variant of --numpy)")
     p.add_argument("--workloads", help=f"comma-separated from {', '.join(workloads.REGISTRY)} (default: "
@@ -110,38 +110,12 @@ def make_plan(args: argparse.Namespace) -> runner.Plan:
     )
 
 
-@dataclass(frozen=True)
-class Choice:
-    """One ``--variants`` item: ``VARIANT`` (of ``--numpy``) or ``VARIANT@NUMPY`` (another NumPy)."""
-
-    label: str  # unique in the run: the variant name, with ``@numpy`` when it is not ``--numpy``'s
-    variant: str
-    numpy: str
+def _variants(args: argparse.Namespace, spec: str) -> list[request.Target]:
+    """The ``--variants`` items: ``VARIANT`` (of ``--numpy``) or ``VARIANT@NUMPY`` (another NumPy)."""
+    return request.parse_targets(manifest.default(), args.variants, spec, other_numpy=True)
 
 
-def _variants(args: argparse.Namespace, spec: str) -> list[Choice]:
-    m = manifest.default()
-    if not args.variants:
-        names = m.variants_for(spec) if spec in m.numpy else [manifest.BASELINE]
-        return [Choice(n, n, spec) for n in names]
-    choices: dict[str, Choice] = {}
-    for item in (v.strip() for v in args.variants.split(",")):
-        if not item:
-            continue
-        name, _, version = item.partition("@")
-        m.variant(name)  # unknown variant: one clear message
-        if version and version not in m.numpy and not version.startswith(("git:", "path:")):
-            raise ConfigError(f"--variants {item!r}: NumPy {version} is not in the manifest",
-                              f"use one of {', '.join(m.numpy)} after the @")
-        version = version or spec
-        if version in m.numpy:
-            m.patch_for(name, version)  # no patch for that NumPy: say so before building anything
-        label = name if version == spec else f"{name}@{version}"
-        choices.setdefault(label, Choice(label, name, version))
-    return list(choices.values())
-
-
-def _targets(args: argparse.Namespace, choices: list[Choice]) -> list[runner.Target]:
+def _targets(args: argparse.Namespace, req: request.Request) -> list[runner.Target]:
     given: dict[str, Path] = {}
     for item in args.use_python:
         name, sep, py = item.partition("=")
@@ -152,12 +126,13 @@ def _targets(args: argparse.Namespace, choices: list[Choice]) -> list[runner.Tar
             raise ConfigError(f"--use-python {item!r}: {py} does not exist", "give the path of a python")
         given[name] = Path(py).absolute()  # the worker runs in another folder; keep a venv's symlink
     targets = []
-    for c in choices:
+    for c in req.targets:
         if c.label in given:
             targets.append(runner.Target(c.label, given[c.label], {"source": "existing environment",
                                                                    "variant": c.variant}, c.variant))
             continue
-        interp, wheel = cli.build_variant(args, c.variant, c.numpy)
+        built = pipeline.build_target(req, c)
+        interp, wheel = built.interpreter, built.wheel
         key = paths.content_key(wheel.key, interp.key, BENCH_REQUIREMENTS)
         venv = paths.cache_dir("venvs") / f"bench-{key}"
         with log.step(f"bench venv for {c.label}"):
@@ -172,18 +147,20 @@ def _given(args: argparse.Namespace, names: tuple[str, ...]) -> bool:
     return any(getattr(args, n, None) not in (None, False) for n in names)
 
 
-@cli.command("bench", "thread-scaling benchmark of variants: writes results/bench-*.json", add_args)
 def cmd_bench(args: argparse.Namespace) -> int:
     report = not args.no_report
     if args.resume:
         return execute.resume_run(
             Path(args.resume), given_plan=make_plan(args) if _given(args, PLAN_OPTIONS) else None,
-            given_labels=[c.label for c in _variants(args, cli.numpy_spec(args))]
+            given_labels=[c.label for c in _variants(args, request.numpy_spec(args.numpy))]
             if _given(args, ("variants", "numpy")) else None,
             allow_gil=args.allow_gil, report=report)
     plan = make_plan(args)
-    spec = cli.numpy_spec(args)
-    choices = _variants(args, spec)
-    return execute.new_run(plan, spec, [c.label for c in choices], lambda: _targets(args, choices),
+    req = request.from_args(args, variants_text=args.variants, other_numpy=True)
+    return execute.new_run(plan, req.numpy, [c.label for c in req.targets], lambda: _targets(args, req),
                            output=Path(args.output) if args.output else None, allow_gil=args.allow_gil,
                            report=report)
+
+
+COMMANDS = (Command("bench", "thread-scaling benchmark of variants: writes results/bench-*.json", add_args,
+                    cmd_bench),)

@@ -5,7 +5,6 @@ What the interpreter and NumPy are (build, GIL state, versions) is measured insi
 
 from __future__ import annotations
 
-import datetime
 import os
 import platform
 import socket
@@ -90,6 +89,3 @@ def lockswap_commit() -> dict[str, Any]:
     return {"commit": head.stdout.strip() if ok else None,
             "dirty": bool(dirty.stdout.strip()) if ok else None}
 
-
-def utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

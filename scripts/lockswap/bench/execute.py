@@ -131,7 +131,7 @@ def new_run(plan: runner.Plan, numpy_spec: str, labels: Sequence[str],
     targets = [t if t.numpy_version else runner.Target(t.label, t.python, t.info, t.variant,
                                                        str(envs[t.label].get("numpy_version")))
                for t in targets]
-    created = environment.utc_now()
+    created = log.utc_now()
     machine = environment.machine()
     out = output or results_path(created, str(machine["hostname"]), [t.numpy_version for t in targets])
     jpath = journal.path_for(out)
@@ -176,7 +176,7 @@ def resume_run(path: Path, *, given_plan: runner.Plan | None, given_labels: list
     envs, startup = _probe(targets, allow_gil)
     calibration = next((r for r in reversed(records) if r.get("event") == "calibration"), None)
     rec = Recorder(journal.Journal(jpath), records, results)
-    rec.add({"event": "resume", "at": environment.utc_now(), "done": len(done)})
+    rec.add({"event": "resume", "at": log.utc_now(), "done": len(done)})
     known = {r["target"] for r in records if r.get("event") == "env"}
     for t in targets:
         if t.label not in known:

@@ -17,16 +17,17 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .. import cli, log, paths, proc, venvs
+from .. import log, paths, pipeline, proc, request, venvs
 from ..bench import command as bench_command
 from ..bench import environment, workloads
+from ..commands import Command
 from ..errors import ConfigError
 from . import analysis, render, runner
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
-    cli.add_python_args(p)
-    cli.add_numpy_arg(p)
+    request.add_python_args(p)
+    request.add_numpy_arg(p)
     p.add_argument("--variant", help="variant name from patches/manifest.toml (default: baseline)")
     p.add_argument("--workload", help=f"bench workload: {', '.join(workloads.REGISTRY)} (default: add)")
     p.add_argument("--kernel", help="a Python file defining string constants `setup` and `kernel` "
@@ -98,7 +99,9 @@ def target_python(args: argparse.Namespace, variant: str) -> tuple[Path, dict[st
         python = Path(args.use_python).absolute()  # not resolve(): a venv's python is a symlink
         runner.check_python(python)
         return python, {"source": "existing environment", "variant": variant}
-    interp, wheel = cli.build_variant(args, variant)
+    req = request.from_args(args, [variant])
+    built = pipeline.build_target(req, req.targets[0])
+    interp, wheel = built.interpreter, built.wheel
     key = paths.content_key(wheel.key, interp.key, bench_command.BENCH_REQUIREMENTS)
     with log.step(f"bench venv for {variant}"):
         python = venvs.ensure(interp, paths.cache_dir("venvs") / f"bench-{key}",
@@ -142,8 +145,6 @@ def _render(files: list[str]) -> int:
     return 0
 
 
-@cli.command("contention", "which shared objects limit thread scaling: discovery + immortal counterfactuals",
-             add_args)
 def cmd_contention(args: argparse.Namespace) -> int:
     if args.render:
         return _render(args.render)
@@ -152,7 +153,7 @@ def cmd_contention(args: argparse.Namespace) -> int:
     kernel = choose_kernel(args)
     variant = args.variant or "baseline"
     workers = args.workers or max(2, environment.usable_cores())
-    created = environment.utc_now()
+    created = log.utc_now()
     python, info = target_python(args, variant)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     if load > environment.usable_cores() - 0.5:
@@ -224,3 +225,8 @@ def cmd_contention(args: argparse.Namespace) -> int:
     elif ranking:
         log.info("no chart: matplotlib is not installed (pip install -e '.[report]')")
     return 0
+
+
+COMMANDS = (Command("contention",
+                    "which shared objects limit thread scaling: discovery + immortal counterfactuals",
+                    add_args, cmd_contention),)

@@ -94,6 +94,7 @@ def _write(exitstatus: int) -> None:
         "exitstatus": exitstatus,
         "duration_s": time.time() - float(_state["start"]),  # type: ignore[arg-type]
     }
+    # Not lockswap.paths.atomic_output: this plugin runs inside the venv under test, without lockswap.
     tmp = f"{target}.tmp-{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh)

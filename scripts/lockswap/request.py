@@ -1,0 +1,135 @@
+"""The command line, resolved once into a frozen, typed request.
+
+A :class:`Request` holds the NumPy source spec, the targets (variant + NumPy version + patch) and
+the interpreter options; the interpreter itself is found once, on first use, and shared by every
+target. :func:`target` is the one place that decides whether a variant can be built on a NumPy
+version (unknown variant, or no patch for that version: one message, before anything is built).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+
+from . import interpreter, log, manifest
+from .errors import ConfigError
+from .manifest import BASELINE, Manifest
+
+_NOT_YET = ("git:", "path:")  # specs whose NumPy version is known only once fetched
+
+
+def add_python_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--python", help="free-threaded interpreter to use (default: find or build one)")
+    p.add_argument("--cpython-source", help="local CPython source tarball, if one must be built")
+    p.add_argument("--python-version", help="e.g. 3.13t: which free-threaded Python to find or build")
+
+
+def add_numpy_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--numpy", default=None,
+        help="NumPy version (e.g. 2.1.3), git:URL@REF or path:DIR (default: the manifest's default)",
+    )
+
+
+@dataclass(frozen=True)
+class PythonOptions:
+    """``--python``, ``--python-version``, ``--cpython-source``: how to find the interpreter."""
+
+    python: str | None = None
+    version: str | None = None
+    cpython_source: str | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> PythonOptions:
+        return cls(getattr(args, "python", None), getattr(args, "python_version", None),
+                   getattr(args, "cpython_source", None))
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing to build: a variant on a NumPy source."""
+
+    label: str  # unique in a request: the variant, with ``@numpy`` when it is not the request's NumPy
+    variant: str
+    numpy: str  # the NumPy spec: a version, git:URL@REF or path:DIR
+    numpy_version: str | None  # None until a git:/path: spec is fetched
+    patch: Path | None  # None for baseline (and until the version is known)
+
+
+def numpy_spec(text: str | None, m: Manifest | None = None) -> str:
+    return text or (m or manifest.default()).default_numpy
+
+
+def target(m: Manifest, variant: str, spec: str, version: str | None = None, label: str = "") -> Target:
+    """``variant`` on ``spec`` (whose version is ``version``, if already known from its tree).
+
+    Fails, with the same message for every command, for an unknown variant or a variant that has
+    no patch for the version.
+    """
+    m.variant(variant)  # unknown variant: one clear message
+    if version is None and not spec.startswith(_NOT_YET):
+        version = spec
+    patch = None if version is None else m.patch_for(variant, version)
+    return Target(label or variant, variant, spec, version, patch)
+
+
+def pinned(m: Manifest, t: Target, version: str) -> Target:
+    """``t`` once its source is fetched and its NumPy version known (checks the patch again if new)."""
+    if t.numpy_version == version:
+        return t
+    return replace(target(m, t.variant, t.numpy, version), label=t.label)
+
+
+def default_variants(m: Manifest, spec: str) -> list[str]:
+    """Every variant with a patch for ``spec`` (a manifest version); baseline alone otherwise."""
+    return m.variants_for(spec) if spec in m.numpy else [BASELINE]
+
+
+def parse_targets(m: Manifest, text: str | None, spec: str, *, other_numpy: bool = False) -> list[Target]:
+    """A comma-separated ``--variants`` list (default: :func:`default_variants`).
+
+    With ``other_numpy``, an item ``VARIANT@NUMPY`` is that variant on another NumPy version (label
+    ``VARIANT@NUMPY``); the same target named twice is kept once.
+    """
+    items = [v.strip() for v in (text or "").split(",") if v.strip()] or default_variants(m, spec)
+    found: dict[str, Target] = {}
+    for item in items:
+        name, _, version = item.partition("@") if other_numpy else (item, "", "")
+        if version and version not in m.numpy and not version.startswith(_NOT_YET):
+            m.variant(name)
+            raise ConfigError(f"--variants {item!r}: NumPy {version} is not in the manifest",
+                              f"use one of {', '.join(m.numpy)} after the @")
+        version = version or spec
+        label = name if version == spec else f"{name}@{version}"
+        if label not in found:
+            found[label] = target(m, name, version, label=label)
+    return list(found.values())
+
+
+@dataclass(frozen=True)
+class Request:
+    numpy: str  # the NumPy spec of the command line (or the manifest's default)
+    targets: tuple[Target, ...]
+    python: PythonOptions = field(default_factory=PythonOptions)
+
+    @cached_property
+    def interpreter(self) -> interpreter.Interpreter:
+        """The free-threaded interpreter, found (or built) once for the whole request."""
+        with log.step("free-threaded interpreter"):
+            return interpreter.find(self.python.python, want=self.python.version,
+                                    cpython_source=self.python.cpython_source)
+
+
+def from_args(args: argparse.Namespace, variants: Sequence[str] = (), *, variants_text: str | None = None,
+              other_numpy: bool = False) -> Request:
+    """The request of a command line: ``variants`` by name, or a ``--variants`` text."""
+    m = manifest.default()
+    spec = numpy_spec(getattr(args, "numpy", None), m)
+    if variants:
+        targets = [target(m, v, spec) for v in variants]
+    else:
+        targets = parse_targets(m, variants_text, spec, other_numpy=other_numpy)
+    return Request(spec, tuple(targets), PythonOptions.from_args(args))

@@ -1,0 +1,57 @@
+"""The command line resolved once: targets checked before any work, the interpreter found once."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from lockswap import cli, interpreter, manifest, request
+from lockswap.errors import ConfigError
+
+
+def args(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    request.add_python_args(p)
+    request.add_numpy_arg(p)
+    p.add_argument("--variants")
+    return p.parse_args(list(argv))
+
+
+def test_targets_carry_variant_version_and_patch():
+    m = manifest.default()
+    req = request.from_args(args("--numpy", "2.1.3"), variants_text="baseline,rwlock")
+    assert req.numpy == "2.1.3" and [t.label for t in req.targets] == ["baseline", "rwlock"]
+    base, rw = req.targets
+    assert base.patch is None and base.numpy_version == "2.1.3"
+    assert rw.patch == m.patch_for("rwlock", "2.1.3") and rw.patch is not None
+    default = request.from_args(args())
+    assert default.numpy == m.default_numpy
+    assert [t.variant for t in default.targets] == m.variants_for(m.default_numpy)
+
+
+def test_no_patch_is_one_message_for_every_command(capsys):
+    m = manifest.default()
+    missing = [(n, v) for n in m.variants for v in m.numpy if v not in m.versions_for(n)]
+    if not missing:
+        pytest.skip("every variant has a patch for every NumPy version of the manifest")
+    name, version = missing[0]
+    with pytest.raises(ConfigError) as err:
+        request.target(m, name, version)
+    message = err.value.message
+    assert message == f"variant {name!r} has no patch for NumPy {version}"
+    for argv in (["build", "--variant", name, "--numpy", version],
+                 ["test", "--variant", name, "--numpy", version],
+                 ["test-all", "--variants", name, "--numpy", version],
+                 ["bench", "--variants", name, "--numpy", version],
+                 ["bench-build", "--second", name, "--numpy", version]):
+        assert cli.main(argv) == 2, argv
+        assert message in capsys.readouterr().err, argv
+
+
+def test_the_interpreter_is_found_once_per_request(monkeypatch):
+    calls = []
+    monkeypatch.setattr(interpreter, "find", lambda *a, **k: calls.append(a) or "the interpreter")
+    req = request.from_args(args("--python", "/x/python3.13t"), ["baseline"])
+    assert req.interpreter == req.interpreter == "the interpreter"
+    assert calls == [("/x/python3.13t",)]
