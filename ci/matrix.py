@@ -217,7 +217,8 @@ def expand(
     ]
     cells = [c for c in cells if not excluded(m, c)]
     if smoke and not names:
-        cells = _cap(sorted(cells, key=lambda c: (versions.index(c.numpy), list(m.variants).index(c.variant))),
+        order = list(m.variants)
+        cells = _cap(sorted(cells, key=lambda c: (versions.index(c.numpy), order.index(c.variant))),
                      MAX_PUSH_JOBS)
     for name in names:
         if not any(c.variant == name for c in cells):

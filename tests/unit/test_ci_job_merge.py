@@ -156,7 +156,7 @@ def test_publish_puts_the_compact_summary_on_the_page_and_points_at_the_artifact
     text = summary.read_text()
     assert "# lockswap CI summary" in text and "full lockswap report" not in text
     assert "scaling.png" in text and "`report` artifact" in text
-    with pytest.raises(ConfigError, match="no summary.md or report.md"):
+    with pytest.raises(ConfigError, match=r"no summary\.md or report\.md"):
         merge.publish(tmp_path / "nothing")
 
 

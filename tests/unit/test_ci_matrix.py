@@ -84,7 +84,8 @@ def test_coverage_is_complete_when_ci_numpy_reaches_every_variant(tmp_path):
     m = load(tmp_path, 'numpy = ["2.1.3", "2.5.5"]\n')
     cells = matrix.expand(m)
     assert matrix.coverage_problems(m, cells) == []
-    assert ids(cells) == {("old", "2.1.3", "3.13t", "ubuntu-24.04"), ("new", "2.5.5", "3.14t", "ubuntu-24.04")}
+    assert ids(cells) == {("old", "2.1.3", "3.13t", "ubuntu-24.04"),
+                          ("new", "2.5.5", "3.14t", "ubuntu-24.04")}
     full = matrix.expand(m, event="schedule")
     assert matrix.coverage_problems(m, full, every_os=True) == []
     assert matrix.coverage_problems(m, cells, every_os=True)  # push is Linux only
@@ -209,7 +210,8 @@ def test_an_unknown_runner_label_is_refused(tmp_path):
 def test_the_retired_list_names_a_date_an_announcement_and_a_live_replacement():
     assert runners.RETIRED["macos-14"].date == "2026-11-02"
     for r in runners.RETIRED.values():
-        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", r.date) and re.fullmatch(r"actions/runner-images#\d+", r.issue)
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", r.date)
+        assert re.fullmatch(r"actions/runner-images#\d+", r.issue)
         assert r.replacement in runners.CORES and r.label not in runners.CORES
     assert runners.CORES["macos-15"] == 3 and runners.bench_workers("macos-15") == "1,2,3"
 
