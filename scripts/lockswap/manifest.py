@@ -115,7 +115,8 @@ def parse(data: dict[str, Any], path: Path) -> Manifest:
         bad = [p for p in pythons if not _PYTHON.match(p)]
         if bad:
             raise ConfigError(f"{where}: NumPy {version}: bad Python {bad}", "write them like '3.13t'")
-        upstream = tuple(table.get("upstream_pythons", pythons))
+        upstream = table.get("upstream_pythons", pythons)
+        upstream = tuple(upstream) if isinstance(upstream, (list, tuple)) else ()
         if not upstream or not all(isinstance(p, str) and _PYTHON.match(p) for p in upstream):
             raise ConfigError(f"{where}: NumPy {version}: upstream_pythons must be a non-empty list "
                               "like ['3.14t']", "list the free-threaded Pythons NumPy publishes wheels for")
