@@ -6,10 +6,16 @@ plan of nox sessions, all given the same free-threaded interpreter through ``LOC
 
     build-<variant>  -- --numpy V                   the wheel, into dist/
     test-<variant>   -- --numpy V --suite S         test verdict JSON, into results/
-    bench            -- --numpy V --variants baseline,X   scaling JSON, into results/ (--bench on)
+    bench            -- --numpy V --variants baseline,X [--quick] [--workers 1,2,4]
+                                                    scaling JSON, into results/ (--bench on|quick)
 
 The benchmark measures baseline next to the variant, interleaved in the same job: jobs run on
-different machines, so a ratio to baseline is only meaningful within one job.
+different machines, so a ratio to baseline is only meaningful within one job. CI passes
+``--workers 1,2,<runner vCPUs>`` (see ``ci/runners.py``), so each runner gives t1/tN on its cores.
+
+On GitHub Actions the workflow sets ``LOCKSWAP_CI_JOB`` to the job's matrix id; the job writes it to
+``results/ci-job.txt``, so ``ci-merge collect`` can name the job of an artifact that
+download-artifact extracted without its folder (it does that when a run has a single artifact).
 
 A failed build skips the rest; a failed test still runs the benchmark. The exit code is 1 if any
 step failed.
@@ -28,8 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ci import entry
-from ci.matrix import DEFAULT_BENCH, DEFAULT_SUITE, Cell, parse_bool
-from lockswap import interpreter, log, request
+from ci.matrix import BENCH_MODES, DEFAULT_BENCH, DEFAULT_SUITE, Cell, parse_bench
+from lockswap import interpreter, log, paths, request
 from lockswap import manifest as manifest_mod
 from lockswap.errors import ConfigError, InterpreterError
 from lockswap.manifest import BASELINE
@@ -46,15 +52,21 @@ class Step:
         return [nox_python, "-m", "nox", "-s", self.session, "--", *self.args]
 
 
-def plan(variant: str, numpy: str, suite: str, bench: bool) -> list[Step]:
-    """The nox sessions one job runs, in order."""
+JOB_ENV = "LOCKSWAP_CI_JOB"
+JOB_MARKER = "ci-job.txt"  # not .json: the report reads every JSON of an artifact
+
+
+def plan(variant: str, numpy: str, suite: str, bench: str, workers: str = "") -> list[Step]:
+    """The nox sessions one job runs, in order (``bench``: on, quick or off)."""
     steps = [
         Step("build", f"build-{variant}", ("--numpy", numpy), needed_by_later=True),
         Step("test", f"test-{variant}", ("--numpy", numpy, "--suite", suite)),
     ]
-    if bench:
+    if bench != "off":
         variants = BASELINE if variant == BASELINE else f"{BASELINE},{variant}"
-        steps.append(Step("bench", "bench", ("--numpy", numpy, "--variants", variants)))
+        args = ("--numpy", numpy, "--variants", variants, *(["--quick"] if bench == "quick" else []),
+                *(["--workers", workers] if workers else []))
+        steps.append(Step("bench", "bench", args))
     return steps
 
 
@@ -66,8 +78,11 @@ def resolve_cell(args: argparse.Namespace) -> Cell:
         raise ConfigError(f"NumPy {numpy} is not in {m.path}", f"choose from: {', '.join(m.numpy)}")
     variant = request.target(m, args.variant, numpy).variant  # no patch: the same message as build/test
     suite = args.suite or DEFAULT_SUITE
-    bench = parse_bool(args.bench, DEFAULT_BENCH)
-    return Cell(variant, numpy, args.python or "", "local", suite, bench)
+    bench = parse_bench(args.bench, DEFAULT_BENCH)
+    workers = args.workers or ""
+    if workers and not re.fullmatch(r"\d+(,\d+)*", workers):
+        raise ConfigError(f"--workers {workers!r} is not a list of counts", "e.g. --workers 1,2,4")
+    return Cell(variant, numpy, args.python or "", "local", suite, bench, workers)
 
 
 def find_interpreter(want: str | None, numpy_pythons: Sequence[str]) -> interpreter.Interpreter:
@@ -125,7 +140,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--numpy", help="NumPy version (default: the manifest's default)")
     p.add_argument("--python", help="free-threaded Python: 3.13t or a path (default: what lockswap finds)")
     p.add_argument("--suite", help=f"NumPy test suite (default: {DEFAULT_SUITE})")
-    p.add_argument("--bench", help="on/off: run the scaling benchmark (default: on)")
+    p.add_argument("--bench", help=f"{', '.join(BENCH_MODES)}: the scaling benchmark, its one-minute "
+                   f"--quick plan, or none (default: {DEFAULT_BENCH})")
+    p.add_argument("--workers", help="worker counts of the benchmark, e.g. 1,2,4 (default: bench's own)")
     p.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     return p
 
@@ -133,16 +150,19 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     cell = resolve_cell(args)
-    steps = plan(cell.variant, cell.numpy, cell.suite, cell.bench)
+    steps = plan(cell.variant, cell.numpy, cell.suite, cell.bench, cell.workers)
     if args.dry_run:
         for step in steps:
             print(shlex.join(["nox", "-s", step.session, "--", *step.args]))
         return 0
     with log.step("free-threaded interpreter"):
         interp = find_interpreter(args.python, manifest_mod.default().numpy[cell.numpy].pythons)
-    cell = Cell(cell.variant, cell.numpy, interp.short, cell.os, cell.suite, cell.bench)
+    cell = Cell(cell.variant, cell.numpy, interp.short, cell.os, cell.suite, cell.bench, cell.workers)
     log.info(f"job {cell.variant} / NumPy {cell.numpy} / Python {interp.version} at {interp.path}")
     log.info(f"reproduce: {cell.command}")
+    if os.environ.get(JOB_ENV):
+        paths.results_dir().mkdir(parents=True, exist_ok=True)
+        paths.atomic_write_text(paths.results_dir() / JOB_MARKER, os.environ[JOB_ENV].strip() + "\n")
     outcomes = run_steps(steps, {**os.environ, "LOCKSWAP_PYTHON": str(interp.path)})
     text = summary(cell, f"Python {interp.version} ({sys.platform})", outcomes)
     log.info(text)

@@ -2,25 +2,35 @@
 
 ``collect`` takes the downloaded ``results-<job id>`` artifacts of every matrix job and writes
 their JSON files into one flat folder, named ``<job id>--<file>`` so that jobs never overwrite
-each other; each JSON object gains a ``"ci"`` entry naming its job (variant, numpy, python, os) so
-the report can tell a Windows run from a Linux one. Jobs that delivered nothing are listed in the
-job summary. ``publish`` appends the markdown the report wrote to the job summary.
+each other; each JSON object gains a ``"ci"`` entry naming its job (job, variant, numpy, python,
+os) so the report can group by OS. When a run has one artifact, download-artifact extracts it
+without its folder; the job is then named by the ``ci-job.txt`` that ``ci-local`` wrote into it.
+Jobs that delivered nothing are listed in the job summary.
+
+``publish`` puts the report's compact ``summary.md`` (verdicts and the headline scaling table) on
+the run's summary page and points at the ``report`` artifact for the full report and plots.
+GitHub drops a step's whole summary when it exceeds 1 MiB, so a summary over the cap is refused.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ci import entry
+from ci.job import JOB_MARKER
 from ci.matrix import Cell
 from lockswap import log, paths
 from lockswap.errors import ConfigError
 
 ARTIFACT_PREFIX = "results-"
+REPORT_ARTIFACT = "report"
+SUMMARY_CAP = 1024 * 1024  # bytes GitHub accepts in one step's summary
+SUMMARY_FILES = ("summary.md", "report.md")  # the compact summary; the full report as a fallback
 
 
 def load_matrix(text: str) -> dict[str, Cell]:
@@ -31,27 +41,53 @@ def load_matrix(text: str) -> dict[str, Cell]:
         raise ConfigError(f"not a matrix from ci/matrix.py ({exc})", "pass the matrix job's output") from exc
 
 
+def _artifact_folders(cells: dict[str, Cell], artifacts: Path) -> list[tuple[str, Path]]:
+    """(job id, folder) of every downloaded artifact, including one extracted without its folder."""
+    found = []
+    for folder in sorted(artifacts.glob(f"{ARTIFACT_PREFIX}*")):
+        if folder.is_dir():
+            found.append((folder.name[len(ARTIFACT_PREFIX):], folder))
+    loose = [p for p in artifacts.iterdir() if not p.name.startswith(ARTIFACT_PREFIX)] \
+        if artifacts.is_dir() else []
+    if loose:
+        marker = artifacts / JOB_MARKER
+        if marker.is_file():
+            found.append((marker.read_text(encoding="utf-8").strip(), artifacts))
+        elif len(cells) == 1:
+            found.append((next(iter(cells)), artifacts))
+        else:
+            log.warn(f"{artifacts} holds files outside any {ARTIFACT_PREFIX}<job> folder and no "
+                     f"{JOB_MARKER} naming their job; left out")
+    return found
+
+
 def collect(cells: dict[str, Cell], artifacts: Path, out: Path) -> dict[str, list[Path]]:
     """Copy every JSON of every job's artifact into ``out``; return the files per job id."""
     found: dict[str, list[Path]] = {job: [] for job in cells}
-    for folder in sorted(artifacts.glob(f"{ARTIFACT_PREFIX}*")):
-        job = folder.name[len(ARTIFACT_PREFIX):]
+    for job, folder in _artifact_folders(cells, artifacts):
         cell = cells.get(job)
         if cell is None:
-            log.warn(f"{folder.name} belongs to no job of this matrix; left out")
+            log.warn(f"{folder.name} ({job}) belongs to no job of this matrix; left out")
             continue
         tag = {"job": job, "variant": cell.variant, "numpy": cell.numpy, "python": cell.python,
                "os": cell.os}
         for src in sorted(folder.rglob("*.json")):
+            rel = src.relative_to(folder)
+            if folder == artifacts and rel.parts[0].startswith(ARTIFACT_PREFIX):
+                continue  # another job's folder beside a loose artifact
             try:
                 data = json.loads(src.read_text(encoding="utf-8"))
-            except ValueError:
-                log.warn(f"{src} is not JSON; left out")
-                continue
+            except (ValueError, UnicodeDecodeError):
+                log.warn(f"{src} is not JSON; copied as it is (the report will skip it)")
+                data = None
             if isinstance(data, dict):
                 data.setdefault("ci", tag)
-            dest = out / f"{job}--{'--'.join(src.relative_to(folder).parts)}"
-            paths.atomic_write_text(dest, json.dumps(data, indent=2) + "\n")
+            dest = out / f"{job}--{'--'.join(rel.parts)}"
+            if data is None:
+                out.mkdir(parents=True, exist_ok=True)
+                paths.atomic_copy(src, dest)
+            else:
+                paths.atomic_write_text(dest, json.dumps(data, indent=2) + "\n")
             found[job].append(dest)
     return found
 
@@ -66,16 +102,28 @@ def status_table(cells: dict[str, Cell], found: dict[str, list[Path]]) -> str:
 
 
 def publish(report_dir: Path) -> int:
-    """Append the report's markdown to the job summary; plots go up as the report artifact."""
-    docs = sorted(report_dir.rglob("*.md"))
+    """Put the report's compact summary on the run's page; the rest is the ``report`` artifact."""
+    docs = [doc for name in SUMMARY_FILES for doc in sorted(report_dir.rglob(name))]
     if not docs:
-        raise ConfigError(f"no markdown report in {report_dir}", "run `nox -s report` first")
-    for doc in docs:
-        log.job_summary(doc.read_text(encoding="utf-8"))
-        log.info(f"published {doc}")
-    plots = sorted(p.name for p in report_dir.rglob("*.png"))
-    if plots:
-        log.job_summary(f"Plots ({', '.join(plots)}) are in this run's `report` artifact.")
+        raise ConfigError(f"no {' or '.join(SUMMARY_FILES)} in {report_dir}", "run `nox -s report` first")
+    doc = docs[0]
+    files = sorted(str(p.relative_to(report_dir)) for p in report_dir.rglob("*") if p.is_file())
+    pointer = (f"The full report and its plots ({len(files)} files: {', '.join(files[:8])}"
+               f"{', ...' if len(files) > 8 else ''}) are in this run's `{REPORT_ARTIFACT}` artifact.")
+    text = doc.read_text(encoding="utf-8")
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    used = Path(target).stat().st_size if target and Path(target).is_file() else 0
+    size = len(text.encode("utf-8")) + len(pointer.encode("utf-8")) + 4
+    if used + size > SUMMARY_CAP:
+        log.job_summary(f"**{doc.name} ({size} bytes) is over GitHub's 1 MiB summary cap; not shown.** "
+                        + pointer)
+        raise ConfigError(f"{doc} is {size} bytes: with this step's summary ({used} bytes) that exceeds "
+                          f"GitHub's cap of {SUMMARY_CAP} bytes, which would drop the whole summary",
+                          f"read it in the {REPORT_ARTIFACT} artifact; the report's summary.md should "
+                          "hold only the verdict and headline scaling tables")
+    log.job_summary(text)
+    log.job_summary(pointer)
+    log.info(f"published {doc} ({size} bytes) to the job summary")
     return 0
 
 
@@ -87,7 +135,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--matrix", required=True, help="the matrix JSON (the matrix job's output)")
     c.add_argument("--artifacts", type=Path, required=True, help="folder with results-<job> folders")
     c.add_argument("--out", type=Path, required=True, help="folder for the merged JSON files")
-    pub = sub.add_parser("publish", help="append the report's markdown to the job summary")
+    pub = sub.add_parser("publish", help="put the report's compact summary.md on the run's summary page")
     pub.add_argument("report_dir", type=Path)
     return p
 

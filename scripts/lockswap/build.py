@@ -36,7 +36,14 @@ RECIPE = 2
 # Extra -C options given to meson-python (part of the key). On Windows, --vsenv makes meson activate
 # MSVC even when another compiler is on PATH (GitHub's Windows runners have MinGW's gcc there), as
 # NumPy's own Windows builds do.
-BUILD_OPTIONS: tuple[str, ...] = ("-Csetup-args=--vsenv",) if sys.platform == "win32" else ()
+# BLAS, chosen explicitly on every OS (left to meson, macOS linked Accelerate while Linux and
+# Windows runners found none): "none" builds NumPy's own fallback routines everywhere, so a wheel
+# is the same build on each OS. The choice is part of the wheel key and of its JSON (results).
+BLAS = "none"
+BUILD_OPTIONS: tuple[str, ...] = (
+    f"-Csetup-args=-Dblas={BLAS}", f"-Csetup-args=-Dlapack={BLAS}", "-Csetup-args=-Dallow-noblas=true",
+    *(("-Csetup-args=--vsenv",) if sys.platform == "win32" else ()),
+)
 EXTRA_BUILD_REQUIREMENTS = ("ninja", "packaging")
 _VERIFY = r"""
 import json, sys, importlib.metadata as md
@@ -59,6 +66,7 @@ class Wheel:
     patch_sha256: str
     source_sha256: str
     key: str
+    blas: str = BLAS  # the BLAS it was built with (part of the key through BUILD_OPTIONS)
 
     def to_json(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.__dict__.items()}
@@ -194,7 +202,7 @@ def build(patched: PatchedTree, interp: Interpreter) -> Wheel:
                 log.info(f"imports from {info['file']}; GIL stays disabled")
             (staging / "wheel.json").write_text(json.dumps(
                 {"variant": patched.variant, "numpy_version": src.version, "version": version,
-                 "patch_sha256": patched.patch_sha256, "source_sha256": src.sha256, "key": key,
+                 "patch_sha256": patched.patch_sha256, "source_sha256": src.sha256, "key": key, "blas": BLAS,
                  "interpreter": interp.to_json(), "verify": info}, indent=2))
         found = list(store.glob("*.whl"))
     dest = paths.dist_dir() / found[0].name

@@ -47,9 +47,10 @@ def cmd_bench_build(args: argparse.Namespace) -> int:
                          env=env, log_file=Path(tmp) / "build.log")
                 timings[label] = round(time.perf_counter() - start, 1)
     ratio = timings["second_variant"] / timings["cold"]
-    result = {"schema": 1, "kind": "build-reuse", "numpy": spec, "first": args.first,
-              "second": args.second, "seconds": timings, "second_over_cold": round(ratio, 3),
-              "cpu_count": os.cpu_count(), "date": log.utc_now()}
+    # The envelope every lockswap JSON has (kind, schema_version, created); 2: was schema/date/build-reuse.
+    result = {"kind": "lockswap-bench-build", "schema_version": 2, "created": log.utc_now(), "numpy": spec,
+              "first": args.first, "second": args.second, "seconds": timings,
+              "second_over_cold": round(ratio, 3), "cpu_count": os.cpu_count()}
     out = paths.results_dir() / f"build-reuse-{spec}-{log.utc_now('%Y%m%d-%H%M%S')}.json"
     paths.atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     print(f"cold {timings['cold']} s, second variant {timings['second_variant']} s "

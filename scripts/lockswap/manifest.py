@@ -22,7 +22,10 @@ _PYTHON = re.compile(r"^3\.\d+t$")
 class NumpyVersion:
     version: str
     lock: str
-    pythons: tuple[str, ...]
+    pythons: tuple[str, ...]  # what lockswap builds and tests this NumPy on
+    # What NumPy itself supports (wheels, cibuildwheel): the scheduled CI default. Cells in
+    # ``pythons`` but not here (NumPy 2.5 on 3.13t) run only when a manual CI run asks.
+    upstream_pythons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,12 @@ def parse(data: dict[str, Any], path: Path) -> Manifest:
         bad = [p for p in pythons if not _PYTHON.match(p)]
         if bad:
             raise ConfigError(f"{where}: NumPy {version}: bad Python {bad}", "write them like '3.13t'")
-        numpy[version] = NumpyVersion(version, str(table.get("lock", "")), pythons)
+        upstream = table.get("upstream_pythons", pythons)
+        upstream = tuple(upstream) if isinstance(upstream, (list, tuple)) else ()
+        if not upstream or not all(isinstance(p, str) and _PYTHON.match(p) for p in upstream):
+            raise ConfigError(f"{where}: NumPy {version}: upstream_pythons must be a non-empty list "
+                              "like ['3.14t']", "list the free-threaded Pythons NumPy publishes wheels for")
+        numpy[version] = NumpyVersion(version, str(table.get("lock", "")), pythons, upstream)
     default = _require(data, "default_numpy", str, where)
     if default not in numpy:
         raise ConfigError(f"{where}: default_numpy {default} is not under [numpy]", "add it")

@@ -7,6 +7,7 @@ half-patched tree anywhere.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,12 +75,36 @@ def explain_failure(patch: Path, output: str) -> str:
     return lines[0] if lines else output.strip()[-300:]
 
 
+# --- CRLF-converted checkouts (owner: ci helper, issue 10) ---
+def patch_bytes(patch: Path) -> bytes:
+    """The patch as written: a copy whose every line a checkout turned into CRLF (git's
+    ``core.autocrlf`` on Windows, without ``.gitattributes``) is read back with LF endings, so it
+    applies and hashes the same on every OS. A patch with only some CRLF lines is left as it is."""
+    data = patch.read_bytes()
+    lines = data.splitlines(keepends=True)
+    if lines and all(line.endswith(b"\r\n") for line in lines):
+        return data.replace(b"\r\n", b"\n")
+    return data
+
+
+def patch_sha256(patch: Path) -> str:
+    return hashlib.sha256(patch_bytes(patch)).hexdigest()
+
+
 def git_apply(patch: Path, tree: Path, *, check_only: bool) -> None:
     # GIT_CEILING_DIRECTORIES keeps git from applying relative to an enclosing repository.
     env = {"GIT_CEILING_DIRECTORIES": str(tree.parent)}
     args: list[str | Path] = ["git", "apply", "-p1", "--whitespace=nowarn"]
-    args += [*(["--check"] if check_only else []), patch]
-    proc.run(args, cwd=tree, env=env, echo=not check_only)
+    data = patch_bytes(patch)
+    lf_copy = tree.parent / f".{patch.name}.lf"  # beside the private tree, never in the checkout
+    if data != patch.read_bytes():
+        log.info(f"{patch.name} was checked out with CRLF line endings; applying it with LF")
+        lf_copy.write_bytes(data)
+    try:
+        args += [*(["--check"] if check_only else []), lf_copy if lf_copy.exists() else patch]
+        proc.run(args, cwd=tree, env=env, echo=not check_only)
+    finally:
+        lf_copy.unlink(missing_ok=True)
 
 
 def apply(source: Source, variant: str, patch: Path | None, supported: Sequence[str] = ()) -> PatchedTree:
@@ -91,7 +116,7 @@ def apply(source: Source, variant: str, patch: Path | None, supported: Sequence[
     if patch is None:
         return PatchedTree(source, variant, source.tree, None, "")
     read_header(patch)
-    psha = paths.sha256_file(patch)
+    psha = patch_sha256(patch)
     final = paths.cache_root() / "trees" / paths.content_key(source.sha256, psha)
     if (final / "tree").is_dir():
         return PatchedTree(source, variant, final / "tree", patch, psha)

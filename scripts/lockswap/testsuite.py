@@ -22,7 +22,9 @@ from .errors import CommandError, ConfigError
 from .interpreter import Interpreter
 
 # 2: outcomes keyed by site-packages-relative node ids (1 could drop tests whose names collided)
-SCHEMA = 2
+# 3: the envelope every lockswap JSON has: kind, schema_version, created (were: schema, date)
+SCHEMA = 3
+KIND = "lockswap-test"
 SUITES = ("quick", "full", "threads", "parallel")
 # Test modules of the quick selection: ufuncs, umath, threads and the dispatch cache.
 QUICK = ("test_multithreading", "test_ufunc", "test_umath", "test_hashtable", "test_custom_dtypes",
@@ -65,8 +67,9 @@ class TestResult:
     interpreter: dict[str, object]
     command: list[str]
     options: dict[str, object] = field(default_factory=dict)
-    date: str = field(default_factory=log.utc_now)
-    schema: int = SCHEMA
+    created: str = field(default_factory=log.utc_now)
+    kind: str = KIND
+    schema_version: int = SCHEMA
     machine: str = field(default_factory=platform.node)
 
     @classmethod
@@ -76,7 +79,9 @@ class TestResult:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return cls(**data) if isinstance(data, dict) and data.get("schema") == SCHEMA else None
+        if not isinstance(data, dict) or data.get("kind") != KIND or data.get("schema_version") != SCHEMA:
+            return None
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})  # not "ci"
 
 
 def result_stem(numpy_version: str, python: str, variant: str, suite: str) -> str:

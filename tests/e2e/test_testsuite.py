@@ -40,7 +40,8 @@ def test_test_all_green_variant_and_broken_fixture_in_one_table(lockswap, tmp_pa
 
     base, var, broken = (summary(lockswap.results, v) for v in ("baseline", variant, "broken"))
     for s in (base, var, broken):
-        assert s["schema"] == testsuite.SCHEMA and not s["crashed"]
+        assert s["schema_version"] == testsuite.SCHEMA and s["kind"] == "lockswap-test"
+        assert not s["crashed"]
         assert s["counts"]["passed"] > 5000  # test_ufunc + test_umath + test_multithreading + ...
         assert s["interpreter"]["free_threaded"] is True
         assert all(t.startswith(("numpy/", "test_lockswap_stress.py::")) for t in s["failing"])

@@ -13,15 +13,17 @@ from lockswap.errors import ConfigError, InterpreterError
 
 
 def test_plan_is_build_test_bench_with_the_same_numpy():
-    steps = job.plan("x", "2.5.5", "threads", bench=True)
+    steps = job.plan("x", "2.5.5", "threads", bench="on")
     assert [(s.session, s.args) for s in steps] == [
         ("build-x", ("--numpy", "2.5.5")),
         ("test-x", ("--numpy", "2.5.5", "--suite", "threads")),
         ("bench", ("--numpy", "2.5.5", "--variants", "baseline,x")),  # same machine: a fair ratio
     ]
     assert steps[0].command("py")[:5] == ["py", "-m", "nox", "-s", "build-x"]
-    assert [s.name for s in job.plan("x", "2.5.5", "quick", bench=False)] == ["build", "test"]
-    assert job.plan("baseline", "2.5.5", "quick", bench=True)[-1].args[-1] == "baseline"
+    assert [s.name for s in job.plan("x", "2.5.5", "quick", bench="off")] == ["build", "test"]
+    assert job.plan("baseline", "2.5.5", "quick", bench="on")[-1].args[-1] == "baseline"
+    assert job.plan("x", "2.5.5", "quick", "quick", "1,2,3")[-1].args == (
+        "--numpy", "2.5.5", "--variants", "baseline,x", "--quick", "--workers", "1,2,3")
 
 
 def test_dry_run_prints_the_sessions(capsys):
@@ -38,6 +40,7 @@ def test_dry_run_prints_the_sessions(capsys):
         (["--variant", "nope"], "unknown variant"),
         (["--variant", "baseline", "--numpy", "1.26.4"], "NumPy 1.26.4 is not in"),
         (["--variant", "baseline", "--bench", "sometimes"], "not a yes/no value"),
+        (["--variant", "baseline", "--workers", "1;rm"], "not a list of counts"),
     ],
 )
 def test_bad_jobs_are_refused_before_any_work(argv, complaint):
@@ -69,22 +72,22 @@ def fake_runs(monkeypatch, codes: dict[str, int]) -> list[list[str]]:
 
 def test_a_failed_test_still_benches_and_fails_the_job(monkeypatch):
     calls = fake_runs(monkeypatch, {"test-x": 1})
-    outcomes = job.run_steps(job.plan("x", "2.1.3", "quick", True), {"LOCKSWAP_PYTHON": "/ft/python"})
+    outcomes = job.run_steps(job.plan("x", "2.1.3", "quick", "on"), {"LOCKSWAP_PYTHON": "/ft/python"})
     assert [c[4] for c in calls] == ["build-x", "test-x", "bench"]
     assert [o[1] for o in outcomes] == ["ok", "failed (exit 1)", "ok"]
 
 
 def test_a_failed_build_skips_the_rest(monkeypatch):
     calls = fake_runs(monkeypatch, {"build-x": 2})
-    outcomes = job.run_steps(job.plan("x", "2.1.3", "quick", True), {"LOCKSWAP_PYTHON": "/ft/python"})
+    outcomes = job.run_steps(job.plan("x", "2.1.3", "quick", "on"), {"LOCKSWAP_PYTHON": "/ft/python"})
     assert [c[4] for c in calls] == ["build-x"]
     assert [o[1] for o in outcomes] == ["failed (exit 2)", "skipped", "skipped"]
-    text = job.summary(matrix.Cell("x", "2.1.3", "3.13t", "local", "quick", True), "Python 3.13.1", outcomes)
+    text = job.summary(matrix.Cell("x", "2.1.3", "3.13t", "local", "quick", "on"), "Python 3.13.1", outcomes)
     assert "nox -s ci-local -- --variant x" in text and "| bench | `nox -s bench` | skipped |" in text
 
 
-CELLS = [matrix.Cell("baseline", "2.1.3", "3.13t", "ubuntu-24.04", "quick", True),
-         matrix.Cell("x", "2.1.3", "3.13t", "windows-2022", "quick", True)]
+CELLS = [matrix.Cell("baseline", "2.1.3", "3.13t", "ubuntu-24.04", "quick", "on", "1,2,4"),
+         matrix.Cell("x", "2.1.3", "3.13t", "windows-2022", "quick", "on", "1,2,4")]
 
 
 def test_collect_flattens_tags_and_reports_missing_jobs(tmp_path):
@@ -115,14 +118,53 @@ def test_collect_without_any_results_fails(tmp_path):
         merge.load_matrix('{"cells": []}')
 
 
-def test_publish_appends_the_report_to_the_job_summary(tmp_path, monkeypatch):
+def test_collect_names_the_job_of_an_artifact_extracted_without_its_folder(tmp_path, monkeypatch):
+    """download-artifact puts a lone matching artifact straight into the path (v5+)."""
+    cells = merge.load_matrix(matrix.to_github(CELLS))
+    art = tmp_path / "artifacts"
+    art.mkdir()
+    monkeypatch.setenv(job.JOB_ENV, CELLS[1].id)
+    monkeypatch.setenv("LOCKSWAP_RESULTS", str(art))
+    monkeypatch.setattr(job, "find_interpreter", lambda want, pythons: interpreter.Interpreter(
+        Path("/ft/python"), "3.13.1", True, "build", "cc"))
+    monkeypatch.setattr(job, "run_steps", lambda steps, env: [])
+    assert job.main(["--variant", "baseline", "--numpy", "2.1.3"]) == 0  # writes ci-job.txt
+    assert (art / job.JOB_MARKER).read_text() == f"{CELLS[1].id}\n"
+    (art / "test-x.json").write_text(json.dumps({"kind": "lockswap-test"}))
+    (art / "corrupt.json").write_text("{trunc")
+    found = merge.collect(cells, art, tmp_path / "merged")
+    assert sorted(p.name for p in found[CELLS[1].id]) == [f"{CELLS[1].id}--corrupt.json",
+                                                        f"{CELLS[1].id}--test-x.json"]
+    assert json.loads((tmp_path / "merged" / f"{CELLS[1].id}--test-x.json").read_text())["ci"]["os"] == \
+        "windows-2022"
+    assert (tmp_path / "merged" / f"{CELLS[1].id}--corrupt.json").read_text() == "{trunc"  # report skips it
+    (art / job.JOB_MARKER).unlink()
+    assert merge.collect(cells, art, tmp_path / "m2") == {c.id: [] for c in CELLS}  # job unknown: left out
+    one = merge.load_matrix(matrix.to_github(CELLS[:1]))
+    assert len(merge.collect(one, art, tmp_path / "m3")[CELLS[0].id]) == 2  # a one-job matrix
+
+
+def test_publish_puts_the_compact_summary_on_the_page_and_points_at_the_artifact(tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    report = tmp_path / "report" / "report"
+    report.mkdir(parents=True)
+    (report / "report.md").write_text("# the full lockswap report\n" + "| a | b |\n" * 1000)
+    (report / "summary.md").write_text("# lockswap CI summary\n| verdict |\n")
+    (report / "scaling.png").write_bytes(b"png")
+    assert merge.main(["publish", str(tmp_path / "report")]) == 0
+    text = summary.read_text()
+    assert "# lockswap CI summary" in text and "full lockswap report" not in text
+    assert "scaling.png" in text and "`report` artifact" in text
+    with pytest.raises(ConfigError, match=r"no summary\.md or report\.md"):
+        merge.publish(tmp_path / "nothing")
+
+
+def test_publish_refuses_a_summary_over_githubs_cap(tmp_path, monkeypatch):
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     (tmp_path / "report").mkdir()
-    (tmp_path / "report" / "report.md").write_text("# lockswap report\n| a | b |\n")
-    (tmp_path / "report" / "scaling.png").write_bytes(b"png")
-    assert merge.main(["publish", str(tmp_path / "report")]) == 0
-    text = summary.read_text()
-    assert "# lockswap report" in text and "scaling.png" in text
-    with pytest.raises(ConfigError, match="no markdown report"):
-        merge.publish(tmp_path / "nothing")
+    (tmp_path / "report" / "summary.md").write_text("x" * merge.SUMMARY_CAP)
+    with pytest.raises(ConfigError, match="exceeds GitHub's cap"):
+        merge.publish(tmp_path / "report")
+    assert summary.stat().st_size < 1000 and "`report` artifact" in summary.read_text()

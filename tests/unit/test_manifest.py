@@ -120,3 +120,16 @@ def test_os_family():
     assert manifest.os_family("windows-2022") == "windows"
     assert manifest.os_family("ubuntu-24.04") == "ubuntu"
     assert manifest.os_family("macos-latest") == "macos"
+
+
+def test_upstream_pythons_default_to_the_buildable_ones_and_are_checked(tmp_path):
+    """Issue 10: what NumPy supports upstream is recorded next to what lockswap builds."""
+    m = manifest.load(write(tmp_path, GOOD))
+    assert m.numpy["2.5.5"].upstream_pythons == m.numpy["2.5.5"].pythons == ("3.13t", "3.14t")
+    text = GOOD.replace('pythons = ["3.13t", "3.14t"]\n',
+                        'pythons = ["3.13t", "3.14t"]\nupstream_pythons = ["3.14t"]\n')
+    assert manifest.load(write(tmp_path, text)).numpy["2.5.5"].upstream_pythons == ("3.14t",)
+    for bad in ("[]", '["3.14"]', "3.14"):
+        with pytest.raises(ConfigError, match="upstream_pythons"):
+            manifest.load(write(tmp_path, text.replace('upstream_pythons = ["3.14t"]',
+                                                       f"upstream_pythons = {bad}")))

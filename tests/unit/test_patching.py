@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -113,3 +114,29 @@ def test_a_patch_outside_the_manifest_folder_applies(setup, tmp_path):
         (tmp_path / "patches" / "manifest.toml").read_text().replace('"2.1.3/good.patch"', f'"{elsewhere}"'))
     m = manifest.load(tmp_path / "patches" / "manifest.toml")
     assert "the patched lookup" in (apply(src, "good", m).tree / "lock.c").read_text()
+
+
+def test_a_crlf_converted_checkout_of_a_patch_applies_like_the_original(setup):
+    """Windows runners check text out with CRLF when .gitattributes does not stop them (issue 10)."""
+    m, src, _ = setup
+    lf_patch = m.patch_for("good", "2.1.3")
+    lf_sha = hashlib.sha256(lf_patch.read_bytes()).hexdigest()
+    lf_patch.write_bytes(lf_patch.read_bytes().replace(b"\n", b"\r\n"))  # what core.autocrlf does
+    patched = apply(src, "good", m)
+    assert "the patched lookup" in (patched.tree / "lock.c").read_text()
+    assert b"\r\n" not in (patched.tree / "lock.c").read_bytes()
+    assert patched.patch_sha256 == lf_sha  # same key, so the same wheel, on every OS
+    assert not list(patched.tree.parent.glob(".*.lf"))
+    assert [r.ok for r in patching.check_all(m, lambda version: src) if r.variant == "good"] == [True]
+
+
+def test_a_patch_with_some_crlf_lines_is_applied_byte_exact(tmp_path):
+    patch = tmp_path / "mixed.patch"
+    patch.write_bytes(b"Description: x\n-a\r\n+b\r\n")  # a patch of a CRLF file: keep its \r
+    assert patching.patch_bytes(patch) == patch.read_bytes()
+
+
+def test_gitattributes_keep_patches_byte_exact():
+    text = (Path(__file__).parents[2] / ".gitattributes").read_text(encoding="utf-8")
+    rules = [line.split()[:2] for line in text.splitlines()]
+    assert ["*.patch", "-text"] in rules or ["*.patch", "binary"] in rules

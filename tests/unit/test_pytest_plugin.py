@@ -81,8 +81,11 @@ def test_results_of_an_older_lockswap_are_rerun_not_compared(tmp_path):
         counts={"passed": 1}, failing=[], duration_s=1.0, crashed="", wheel={}, interpreter={}, command=[])
     path.write_text(json.dumps(asdict(result)))
     assert testsuite.TestResult.load_current(path) == result
-    path.write_text(json.dumps({**asdict(result), "schema": 1}))  # node ids could collide in schema 1
+    path.write_text(json.dumps({**asdict(result), "schema_version": 2}))  # before the envelope
     assert testsuite.TestResult.load_current(path) is None
+    assert asdict(result)["kind"] == "lockswap-test" and asdict(result)["created"].endswith("Z")
+    path.write_text(json.dumps({**asdict(result), "ci": {"job": "x"}}))  # tagged by ci-merge collect
+    assert testsuite.TestResult.load_current(path) == result
     path.write_text("{truncated")
     assert testsuite.TestResult.load_current(path) is None
 

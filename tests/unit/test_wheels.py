@@ -42,3 +42,16 @@ def test_relabel_changes_only_packaging_metadata(tmp_path):
         assert len(record) == len(names)
     assert wheels.abi_tags(out) == {"cp313t"}
     assert not list((tmp_path / "out").glob(".*"))  # no temporary left
+
+
+def test_the_blas_choice_is_explicit_on_every_os_and_recorded():
+    """Issue 10: the same build everywhere; the choice is in the key (via BUILD_OPTIONS) and the JSON."""
+    from pathlib import Path
+
+    from lockswap import build
+
+    assert build.BLAS == "none"
+    assert {"-Csetup-args=-Dblas=none", "-Csetup-args=-Dlapack=none"} <= set(build.BUILD_OPTIONS)
+    wheel = build.Wheel(Path("w.whl"), "x", "2.1.3", "2.1.3+lockswap.x", "cp313t", "p", "s", "k")
+    assert wheel.to_json()["blas"] == "none"
+    assert build.Wheel.from_json(wheel.to_json()) == wheel
