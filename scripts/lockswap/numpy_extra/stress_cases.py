@@ -321,18 +321,32 @@ def case_shutdown() -> None:
     time.sleep(0.3)
 
 
+_ARRIVAL = __import__("itertools").count()
+_LOCAL = threading.local()
+
+
 def _window_tracer(frame, event, arg):
-    """Widen CPython's import window (gh-149728): sleep when importlib's _load_unlocked returns a
-    numpy submodule, i.e. after spec._initializing is cleared and before the parent attribute is
-    set. Deterministic stand-in for a thread preempted there on a loaded machine."""
-    if event == "call" and frame.f_code.co_name == "_load_unlocked":
+    """Widen CPython's import window (gh-149728) and stagger the threads' arrival in it.
+
+    * When importlib's ``_load_unlocked`` returns a numpy submodule (``spec._initializing`` already
+      cleared, the parent attribute not yet set) sleep 0.2 s: a thread preempted there on a loaded
+      machine, made deterministic.
+    * A thread's first call of NumPy's module ``__getattr__`` waits 0.05 s x its arrival order, so
+      later threads reach the same lazy import inside that window instead of all blocking on the
+      module lock while the first one still executes the submodule."""
+    code = frame.f_code
+    if event != "call":
+        return None
+    if code.co_name == "_load_unlocked":
         def local(frame, event, arg):
-            if event == "return":
-                spec = frame.f_locals.get("spec")
-                if getattr(spec, "name", "").startswith("numpy."):
-                    time.sleep(0.2)
+            if event == "return" and getattr(frame.f_locals.get("spec"), "name", "").startswith("numpy."):
+                time.sleep(0.2)
             return local
         return local
+    if code.co_name == "__getattr__" and code.co_filename.endswith(os.path.join("numpy", "__init__.py")):
+        if not getattr(_LOCAL, "arrived", False):
+            _LOCAL.arrived = True
+            time.sleep(0.05 * (next(_ARRIVAL) % 8))
     return None
 
 
