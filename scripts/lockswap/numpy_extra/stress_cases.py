@@ -28,7 +28,8 @@ import warnings
 
 import numpy as np
 
-WATCHDOG = float(os.environ.get("LOCKSWAP_STRESS_WATCHDOG", "120"))
+# a case that has not finished after WATCHDOG seconds is a hang (generous: 2 shared cores under load)
+WATCHDOG = float(os.environ.get("LOCKSWAP_STRESS_WATCHDOG", "300"))
 THREADS = int(os.environ.get("LOCKSWAP_STRESS_THREADS", "8"))
 CODES = "?bBhHiIlLqQefdFD"
 BINARY = ("add", "subtract", "multiply", "true_divide", "maximum", "minimum", "power", "arctan2",
@@ -258,8 +259,10 @@ def case_register_race() -> None:
 
 def case_thread_churn() -> None:
     """Thousands of short-lived threads, each calling ufuncs (hits and a few misses): per-thread
-    caches are created and torn down all the time."""
+    caches are created and torn down all the time. At most LOCKSWAP_STRESS_CHURN threads (3000),
+    and no new ones after LOCKSWAP_STRESS_CHURN_SECONDS (60; a loaded machine starts fewer)."""
     total = int(os.environ.get("LOCKSWAP_STRESS_CHURN", "3000"))
+    deadline = time.monotonic() + float(os.environ.get("LOCKSWAP_STRESS_CHURN_SECONDS", "60"))
     combos = _combos(7)[:400]
     arrays = {c: np.arange(1, 4).astype(c) for c in CODES}
     errors: list[str] = []
@@ -275,6 +278,8 @@ def case_thread_churn() -> None:
 
     live: list[threading.Thread] = []
     for k in range(total):
+        if k >= 200 and time.monotonic() > deadline:
+            break
         t = threading.Thread(target=one, args=(k,))
         t.start()
         live.append(t)

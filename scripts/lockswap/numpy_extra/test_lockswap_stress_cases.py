@@ -22,7 +22,7 @@ from stress_runner import run_case  # noqa: E402
 HERE = Path(__file__).parent
 SCRIPT = HERE / "stress_cases.py"
 KNOWN = HERE / "known_upstream.json"
-WATCHDOG = float(os.environ.get("LOCKSWAP_STRESS_WATCHDOG", "120"))
+WATCHDOG = float(os.environ.get("LOCKSWAP_STRESS_WATCHDOG", "300"))
 # cases that run several fresh processes (a first-access race shows in a fresh process only)
 REPEAT = {"bench_workloads": 3, "shutdown": 5, "lazy_import_race": 2}
 
