@@ -216,5 +216,5 @@ def known_upstream_notes(rows: list[tuple[TestResult, list[str]]]) -> list[str]:
     if not versions:
         return []
     cases = json.loads(KNOWN_UPSTREAM.read_text(encoding="utf-8"))["cases"]
-    return [f"- {case} (NumPy {v}): {e['reason']}" for v in versions for case, entries in sorted(cases.items())
-            for e in entries if fnmatch.fnmatch(v, e["numpy"])]
+    return [f"- {case} (NumPy {v}): {e['reason']}" for v in versions
+            for case, entries in sorted(cases.items()) for e in entries if fnmatch.fnmatch(v, e["numpy"])]

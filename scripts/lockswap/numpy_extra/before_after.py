@@ -37,7 +37,8 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     manifest = (REPO / "patches" / "manifest.toml").read_text()
     variants = tomllib.loads(manifest)["variants"]
-    extra, added = [], {}
+    extra: list[str] = []
+    added: dict[str, list[str]] = {}
     for name in wanted:
         patches = {}
         for version, rel in variants[name].get("patches", {}).items():

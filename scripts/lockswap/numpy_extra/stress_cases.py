@@ -24,6 +24,7 @@ import random
 import sys
 import threading
 import time
+import typing
 import warnings
 
 import numpy as np
@@ -82,7 +83,7 @@ def add_promoter(ufunc: np.ufunc, dtypes: tuple, body, result: str = "d") -> Non
             new_op[i] = id(target)
         try:
             body()
-        except BaseException as exc:  # noqa: BLE001 (reported by the case, never swallowed)
+        except BaseException as exc:
             ERRORS.append(repr(exc))
         return 0
 
@@ -118,7 +119,7 @@ def case_reentrant_hit() -> None:
 
 class _Finalized:
     """Part of a reference cycle; its __del__ calls np.add when gc.collect() runs it."""
-    calls: list[object] = []
+    calls: typing.ClassVar[list[np.ndarray]] = []
 
     def __init__(self) -> None:
         self.me = self
@@ -138,7 +139,7 @@ def case_reentrant_miss() -> None:
     add_promoter(np.add, (dtype_class("b"), dtype_class("e"), None), body)
     got = np.add(arr("b"), arr("e"))
     check(got.dtype == np.float64, f"promoted result {got!r}")
-    check(_Finalized.calls and _Finalized.calls[0].dtype == np.uint32,
+    check(bool(_Finalized.calls) and _Finalized.calls[0].dtype == np.uint32,
           f"finalizer's np.add: {_Finalized.calls}")
     check(not ERRORS, f"errors inside the promoter: {ERRORS}")
 
@@ -195,7 +196,7 @@ def _run_threads(n: int, target) -> None:
         try:
             barrier.wait(timeout=WATCHDOG / 2)
             target(i)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(f"thread {i}: {exc!r}")
 
     ts = [threading.Thread(target=wrapped, args=(i,)) for i in range(n)]
@@ -273,7 +274,7 @@ def case_thread_churn() -> None:
                 for u, a, b in combos[k % 50 * 8:(k % 50 + 1) * 8]:
                     _outcome(getattr(np, u), arrays[a], arrays[b])
                 check(np.add(arrays["d"], arrays["d"])[2] == 6.0, "wrong result")
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(repr(exc))
 
     live: list[threading.Thread] = []
@@ -348,10 +349,10 @@ def _window_tracer(frame, event, arg):
                 time.sleep(0.2)
             return local
         return local
-    if code.co_name == "__getattr__" and code.co_filename.endswith(os.path.join("numpy", "__init__.py")):
-        if not getattr(_LOCAL, "arrived", False):
-            _LOCAL.arrived = True
-            time.sleep(0.05 * (next(_ARRIVAL) % 8))
+    if (code.co_name == "__getattr__" and code.co_filename.endswith(os.path.join("numpy", "__init__.py"))
+            and not getattr(_LOCAL, "arrived", False)):
+        _LOCAL.arrived = True
+        time.sleep(0.05 * (next(_ARRIVAL) % 8))
     return None
 
 

@@ -53,7 +53,7 @@ def classify(returncode: int, output: str) -> str:
         return "pass"
     if returncode < 0 or "Fatal Python error" in output:
         return "crash"
-    if "Timeout (" in output and "Thread 0x" in output or "DEADLOCK" in output:
+    if ("Timeout (" in output and "Thread 0x" in output) or "DEADLOCK" in output:
         return "hang"  # faulthandler.dump_traceback_later fired
     return "fail"
 

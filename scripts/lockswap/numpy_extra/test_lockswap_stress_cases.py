@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from stress_runner import run_case  # noqa: E402
+from stress_runner import run_case
 
 HERE = Path(__file__).parent
 SCRIPT = HERE / "stress_cases.py"
@@ -36,7 +36,7 @@ def cases() -> list[str]:
 def known_upstream(case: str, numpy_version: str) -> str:
     """The reason ``case`` fails on this NumPy as released, or ""."""
     entries = json.loads(KNOWN.read_text(encoding="utf-8"))["cases"].get(case, [])
-    python = "%d.%d" % sys.version_info[:2]
+    python = "{}.{}".format(*sys.version_info[:2])
     for e in entries:
         if fnmatch.fnmatch(numpy_version, e["numpy"]) and fnmatch.fnmatch(python, e.get("python", "*")):
             return e["reason"]
