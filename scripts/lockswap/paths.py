@@ -61,6 +61,15 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it; done once, at import, before any thread starts
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 @contextlib.contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
     """A temporary sibling of ``path`` to write; renamed onto ``path`` when the block succeeds.
@@ -71,6 +80,7 @@ def atomic_output(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
     try:
         yield Path(tmp)
         os.replace(tmp, path)

@@ -17,7 +17,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suite", default="quick", choices=testsuite.SUITES,
                    help="quick (default): ufunc/umath/threading/dispatch-cache tests; full: whole suite; "
                         "threads: every test module that uses threads; parallel: quick under "
-                        "pytest-run-parallel")
+                        "pytest-run-parallel; stress: lockswap's adversarial dispatch-cache cases")
     p.add_argument("--slow", action="store_true", help="with --suite full: include tests marked slow")
     p.add_argument("--parallel-threads", type=int, default=4, help="threads per test for --suite parallel")
     p.add_argument("--timeout", type=int, default=900, help="seconds per test before it counts as hung")

@@ -25,7 +25,7 @@ from .interpreter import Interpreter
 # 3: the envelope every lockswap JSON has: kind, schema_version, created (were: schema, date)
 SCHEMA = 3
 KIND = "lockswap-test"
-SUITES = ("quick", "full", "threads", "parallel")
+SUITES = ("quick", "full", "threads", "parallel", "stress")
 # Test modules of the quick selection: ufuncs, umath, threads and the dispatch cache.
 QUICK = ("test_multithreading", "test_ufunc", "test_umath", "test_hashtable", "test_custom_dtypes",
          "test_nep50_promotions")
@@ -38,6 +38,9 @@ FULL_REQUIREMENTS = ("meson", "ninja")
 PLUGIN_DIR = Path(__file__).parent / "pytest_plugin"
 # lockswap's own dispatch-cache stress test, run with every suite (a path, next to --pyargs modules)
 STRESS_TEST = Path(__file__).parent / "numpy_extra" / "test_lockswap_stress.py"
+# --suite stress: the adversarial cases (numpy_extra/stress_cases.py), each in its own process
+STRESS_CASES = Path(__file__).parent / "numpy_extra" / "test_lockswap_stress_cases.py"
+KNOWN_UPSTREAM = Path(__file__).parent / "numpy_extra" / "known_upstream.json"
 _COUNTED = ("passed", "failed", "skipped", "xfailed", "xpassed", "error")
 
 
@@ -110,6 +113,8 @@ def selection(suite: str, numpy_dir: Path) -> list[str]:
     """Test targets of a suite (``--pyargs`` modules this NumPy has, plus lockswap's stress test)."""
     if suite == "full":
         return ["numpy", str(STRESS_TEST)]
+    if suite == "stress":
+        return [str(STRESS_TEST), str(STRESS_CASES)]
     if suite == "threads":
         return [*threaded_modules(numpy_dir), str(STRESS_TEST)]
     have = {f.stem for f in (numpy_dir / "_core" / "tests").glob("test_*.py")}
@@ -202,4 +207,19 @@ def table(rows: list[tuple[TestResult, list[str]]]) -> str:
             f"{len(new)} | {verdict} |"
         )
     detail = [f"- {r.variant}: {t}" for r, new in rows for t in new[:20]]
-    return "\n".join([*lines, *(["", "New failures:", *detail] if detail else [])])
+    known = known_upstream_notes(rows)
+    return "\n".join([*lines, *(["", "New failures:", *detail] if detail else []),
+                      *(["", "Known upstream behaviour (xfailed, from numpy_extra/known_upstream.json):",
+                         *known] if known else [])])
+
+
+def known_upstream_notes(rows: list[tuple[TestResult, list[str]]]) -> list[str]:
+    """For stress-suite rows with xfailed cases: the known-upstream cases of their NumPy version."""
+    import fnmatch
+
+    versions = sorted({r.numpy_version for r, _ in rows if r.suite == "stress" and r.counts.get("xfailed")})
+    if not versions:
+        return []
+    cases = json.loads(KNOWN_UPSTREAM.read_text(encoding="utf-8"))["cases"]
+    return [f"- {case} (NumPy {v}): {e['reason']}" for v in versions
+            for case, entries in sorted(cases.items()) for e in entries if fnmatch.fnmatch(v, e["numpy"])]

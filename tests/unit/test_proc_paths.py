@@ -128,3 +128,16 @@ def test_threads_suite_finds_threaded_modules_but_not_f2py(tmp_path):
     (tmp_path / "f2py" / "tests" / "test_c.py").write_text("import threading\n")
     assert testsuite.threaded_modules(tmp_path) == ["numpy._core.tests.test_a"]
     assert testsuite.selection("threads", tmp_path)[:-1] == ["numpy._core.tests.test_a"]
+
+
+def test_atomic_outputs_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
+    import os
+    import stat
+
+    from lockswap import paths as p
+
+    out = tmp_path / "results.json"
+    p.atomic_write_text(out, "{}\n")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask

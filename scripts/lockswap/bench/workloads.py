@@ -51,8 +51,9 @@ np.seterr(all="ignore")
 _codes = "?bBhHiIlLqQefdgFD"
 _A = {c: np.ones(n, dtype=c) for c in _codes}
 _combos = []
-for _name in sorted(dir(np)):
-    _u = getattr(np, _name)
+# vars(np), not dir(np) + getattr: getattr runs NumPy's lazy submodule __getattr__ (np.rec, ...), and
+# several threads doing that first import at once hit CPython gh-149728 (RecursionError)
+for _name, _u in sorted(dict(vars(np)).items()):
     if not (isinstance(_u, np.ufunc) and _u.nin == 2 and _u.nout == 1 and _u.signature is None):
         continue
     _loops = {t.split("->")[0] for t in _u.types}

@@ -1,0 +1,43 @@
+"""``--suite stress`` on real NumPy 2.1.3 builds: the fixed rwlock passes as baseline does, the old
+rwlock (exclusive lock held across resolution) fails with a named re-entry crash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lockswap import manifest
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "stress"
+NUMPY = "2.1.3"
+
+
+def result(results: Path, variant: str) -> dict:
+    (path,) = results.glob(f"test-{NUMPY}-*-{variant}-stress.json")
+    return json.loads(path.read_text())
+
+
+def test_stress_suite_passes_fixed_rwlock_and_fails_the_old_one(lockswap, tmp_path):
+    assert "rwlock" in manifest.load().variants_for(NUMPY)
+    lockswap.manifest_with(
+        tmp_path,
+        '[variants.rwlockold]\ndescription = "test fixture: rwlock held across resolution"\n'
+        f'patches = {{ "{NUMPY}" = "{FIXTURES / "rwlockold-2.1.3.patch"}" }}\n',
+    )
+    got = lockswap.run("test-all", "--numpy", NUMPY, "--suite", "stress", "--variants",
+                       "rwlock,rwlockold", check=False)
+    table = got.stdout[got.stdout.index("| variant | passed"):]
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:5]}
+    assert list(rows) == ["baseline", "rwlock", "rwlockold"]
+    assert "as baseline" in rows["rwlock"], table
+    assert "new failures" in rows["rwlockold"], table
+    assert got.returncode == 1  # the old patch fails the verdict
+
+    base, fixed, old = (result(lockswap.results, v) for v in ("baseline", "rwlock", "rwlockold"))
+    assert base["counts"]["passed"] >= 8 and not base["crashed"]
+    assert set(fixed["failing"]) <= set(base["failing"])
+    new = set(old["failing"]) - set(base["failing"])
+    assert any("reentrant_hit" in t for t in new), new
+    log = (lockswap.results / f"test-{NUMPY}-{old['python']}-rwlockold-stress.log").read_text()
+    assert "stress case reentrant_hit crashed (killed by SIGABRT" in log
+    assert "failed to acquire identity hash read lock" in log
