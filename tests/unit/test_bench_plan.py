@@ -18,12 +18,19 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def test_registry_has_the_four_workloads_with_flop_counts():
-    assert list(workloads.REGISTRY) == ["issue27786", "add", "scalar", "mix"]
+    assert list(workloads.REGISTRY) == ["issue27786", "add", "scalar", "mix", "keys40"]
     assert workloads.get("issue27786").flops_per_call(1000) == 2000  # as counted in NumPy issue 27786
     assert workloads.get("add").flops_per_call(10) == 10
     assert workloads.get("scalar").sizes((10, 100)) == (1,)
     mix = workloads.get("mix")
     assert mix.fresh_process and not mix.warmup
+
+
+def test_keys40_cycles_40_keys_and_is_only_run_when_asked_for():
+    keys40 = workloads.get("keys40")
+    assert keys40.flops_per_call(16) == 640 and keys40.sizes((10, 1000)) == (16,)
+    assert keys40 not in workloads.select(None) and workloads.select("keys40") == (keys40,)
+    assert [w.name for w in workloads.select("")] == ["issue27786", "add", "scalar", "mix"]
 
 
 def test_unknown_workload_is_one_clear_message():

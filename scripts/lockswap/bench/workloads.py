@@ -32,6 +32,7 @@ class Workload:
     fixed_size: int | None = None  # the size does not apply: always run with this ``n``
     warmup: bool = True  # run the kernel before the barrier (False: measure a cold dispatch cache)
     fresh_process: bool = False  # each measurement in its own worker process (fresh caches)
+    default: bool = True  # in the plan when --workloads is not given
 
     def flops_per_call(self, n: int) -> int:
         return int(eval(self.flops, {"__builtins__": {}}, {"n": n}))
@@ -72,6 +73,21 @@ add(x, y, out=z)
 if _k % _stride == 0:
     _u, _a, _b = _combos[(_k // _stride) % len(_combos)]
     _u(_a, _b)
+"""
+
+# keys40: every worker cycles, in its own shuffled order, through 40 distinct dispatch-cache keys
+# (4 ufuncs x 10 dtypes, inputs and output of one dtype), ufuncs bound in setup, tiny arrays.
+_KEYS40_SETUP = """\
+import random
+_keys = [(_u, np.ones(n, dtype=_c), np.ones(n, dtype=_c), np.empty(n, dtype=_c))
+         for _u in (np.add, np.subtract, np.multiply, np.maximum)
+         for _c in ("b", "B", "h", "H", "i", "I", "q", "Q", "f", "d")]
+random.Random(worker).shuffle(_keys)
+"""
+
+_KEYS40_KERNEL = """\
+for _u, _a, _b, _o in _keys:
+    _u(_a, _b, out=_o)
 """
 
 REGISTRY: dict[str, Workload] = {
@@ -116,6 +132,18 @@ REGISTRY: dict[str, Workload] = {
             warmup=False,
             fresh_process=True,
         ),
+        Workload(
+            "keys40",
+            "many dispatch-cache keys: each call of the kernel runs 4 ufuncs (add, subtract, multiply, "
+            "maximum) x 10 dtypes (int8-uint64, float32, float64) = 40 distinct (ufunc, dtype) keys, "
+            "`u(a, b, out=o)` on 16-element arrays, ufuncs bound in setup, each worker in its own "
+            "shuffled order (warm cache; not in the default plan: `--workloads keys40`)",
+            setup=_KEYS40_SETUP,
+            kernel=_KEYS40_KERNEL,
+            flops="40 * n",
+            fixed_size=16,
+            default=False,
+        ),
     )
 }
 
@@ -150,7 +178,8 @@ def get(name: str) -> Workload:
 
 
 def select(names: str | None) -> tuple[Workload, ...]:
-    """``"add,mix"`` -> those workloads (all of the registry when ``names`` is empty)."""
+    """``"add,mix"`` -> those workloads (every registry workload with ``default`` set when
+    ``names`` is empty: ``keys40`` only runs when named)."""
     if not names:
-        return tuple(REGISTRY.values())
+        return tuple(w for w in REGISTRY.values() if w.default)
     return tuple(get(n.strip()) for n in names.split(",") if n.strip())
