@@ -22,6 +22,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,7 +75,7 @@ def run_thread(calls, out, index):
             for u, a, b, o in calls:
                 u(a, b, out=o)
         out[index] = (start, warm, STATS())
-    except BaseException as e:  # noqa: BLE001 - reported by the main thread
+    except BaseException as e:  # reported by the main thread
         out[index] = e
 
 
@@ -124,7 +125,7 @@ def test_many_keys_keep_hitting_in_fresh_processes():
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import test_lockswap_tls as t; "
             "t.check(); print('tls-ok')")
     for _ in range(4):
-        got = subprocess.run([sys.executable, "-c", code, str(__import__("pathlib").Path(__file__).parent)],
+        got = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent)],
                              capture_output=True, text=True, timeout=300, check=False)
         assert got.returncode == 0 and "tls-ok" in got.stdout, got.stderr[-4000:]
 
