@@ -32,7 +32,6 @@ class Workload:
     fixed_size: int | None = None  # the size does not apply: always run with this ``n``
     warmup: bool = True  # run the kernel before the barrier (False: measure a cold dispatch cache)
     fresh_process: bool = False  # each measurement in its own worker process (fresh caches)
-    default: bool = True  # in the plan when --workloads is not given
 
     def flops_per_call(self, n: int) -> int:
         return int(eval(self.flops, {"__builtins__": {}}, {"n": n}))
@@ -137,12 +136,11 @@ REGISTRY: dict[str, Workload] = {
             "many dispatch-cache keys: each call of the kernel runs 4 ufuncs (add, subtract, multiply, "
             "maximum) x 10 dtypes (int8-uint64, float32, float64) = 40 distinct (ufunc, dtype) keys, "
             "`u(a, b, out=o)` on 16-element arrays, ufuncs bound in setup, each worker in its own "
-            "shuffled order (warm cache; not in the default plan: `--workloads keys40`)",
+            "shuffled order (warm cache; not in the default plan: `--workloads keys40`, or --quick/--full)",
             setup=_KEYS40_SETUP,
             kernel=_KEYS40_KERNEL,
             flops="40 * n",
             fixed_size=16,
-            default=False,
         ),
     )
 }
@@ -178,8 +176,7 @@ def get(name: str) -> Workload:
 
 
 def select(names: str | None) -> tuple[Workload, ...]:
-    """``"add,mix"`` -> those workloads (every registry workload with ``default`` set when
-    ``names`` is empty: ``keys40`` only runs when named)."""
+    """``"add,mix"`` -> those workloads (all of the registry when ``names`` is empty)."""
     if not names:
-        return tuple(w for w in REGISTRY.values() if w.default)
+        return tuple(REGISTRY.values())
     return tuple(get(n.strip()) for n in names.split(",") if n.strip())
