@@ -18,12 +18,21 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def test_registry_has_the_four_workloads_with_flop_counts():
-    assert list(workloads.REGISTRY) == ["issue27786", "add", "scalar", "mix"]
+    assert list(workloads.REGISTRY) == ["issue27786", "add", "scalar", "mix", "keys40"]
     assert workloads.get("issue27786").flops_per_call(1000) == 2000  # as counted in NumPy issue 27786
     assert workloads.get("add").flops_per_call(10) == 10
     assert workloads.get("scalar").sizes((10, 100)) == (1,)
     mix = workloads.get("mix")
     assert mix.fresh_process and not mix.warmup
+
+
+def test_keys40_is_selectable_but_not_in_the_default_plan(monkeypatch):
+    monkeypatch.setattr(command.environment, "usable_cores", lambda: 2)
+    keys40 = workloads.get("keys40")
+    assert keys40.flops_per_call(16) == 640 and keys40.sizes((10, 1000)) == (16,)
+    assert workloads.select("keys40") == (keys40,)
+    assert keys40 not in command.make_plan(parse()).workloads
+    assert command.make_plan(parse("--workloads", "keys40")).workloads == (keys40,)
 
 
 def test_unknown_workload_is_one_clear_message():
@@ -43,8 +52,8 @@ def test_default_quick_and_full_plans(monkeypatch):
     quick = command.make_plan(parse("--quick"))
     assert quick.workers == (1, 2, 4) and quick.sizes == (10, 1000) and quick.repeats == 4
     cells = runner.cells_of(quick)
-    # issue27786 and add: 2 sizes; scalar and mix: their fixed size
-    assert len(cells) == (2 + 2 + 1 + 1) * 2 * 3
+    # issue27786 and add: 2 sizes; scalar, mix and keys40: their fixed size
+    assert len(cells) == (2 + 2 + 1 + 1 + 1) * 2 * 3
     full = command.make_plan(parse("--full"))
     assert full.workers == (1, 2, 4, 8) and full.modes == ("threads", "processes") and full.full
     assert {w.name for w in full.workloads} == set(workloads.REGISTRY)

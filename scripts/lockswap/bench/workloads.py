@@ -74,6 +74,21 @@ if _k % _stride == 0:
     _u(_a, _b)
 """
 
+# keys40: every worker cycles, in its own shuffled order, through 40 distinct dispatch-cache keys
+# (4 ufuncs x 10 dtypes, inputs and output of one dtype), ufuncs bound in setup, tiny arrays.
+_KEYS40_SETUP = """\
+import random
+_keys = [(_u, np.ones(n, dtype=_c), np.ones(n, dtype=_c), np.empty(n, dtype=_c))
+         for _u in (np.add, np.subtract, np.multiply, np.maximum)
+         for _c in ("b", "B", "h", "H", "i", "I", "q", "Q", "f", "d")]
+random.Random(worker).shuffle(_keys)
+"""
+
+_KEYS40_KERNEL = """\
+for _u, _a, _b, _o in _keys:
+    _u(_a, _b, out=_o)
+"""
+
 REGISTRY: dict[str, Workload] = {
     w.name: w
     for w in (
@@ -115,6 +130,17 @@ REGISTRY: dict[str, Workload] = {
             fixed_size=100,
             warmup=False,
             fresh_process=True,
+        ),
+        Workload(
+            "keys40",
+            "many dispatch-cache keys: each call of the kernel runs 4 ufuncs (add, subtract, multiply, "
+            "maximum) x 10 dtypes (int8-uint64, float32, float64) = 40 distinct (ufunc, dtype) keys, "
+            "`u(a, b, out=o)` on 16-element arrays, ufuncs bound in setup, each worker in its own "
+            "shuffled order (warm cache; not in the default plan: `--workloads keys40`, or --quick/--full)",
+            setup=_KEYS40_SETUP,
+            kernel=_KEYS40_KERNEL,
+            flops="40 * n",
+            fixed_size=16,
         ),
     )
 }
