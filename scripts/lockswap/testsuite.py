@@ -38,6 +38,9 @@ FULL_REQUIREMENTS = ("meson", "ninja")
 PLUGIN_DIR = Path(__file__).parent / "pytest_plugin"
 # lockswap's own dispatch-cache stress test, run with every suite (a path, next to --pyargs modules)
 STRESS_TEST = Path(__file__).parent / "numpy_extra" / "test_lockswap_stress.py"
+# the per-thread cache's own check (tls variants; skips on builds without its counters)
+TLS_TEST = Path(__file__).parent / "numpy_extra" / "test_lockswap_tls.py"
+OWN_TESTS = (str(STRESS_TEST), str(TLS_TEST))
 # --suite stress: the adversarial cases (numpy_extra/stress_cases.py), each in its own process
 STRESS_CASES = Path(__file__).parent / "numpy_extra" / "test_lockswap_stress_cases.py"
 KNOWN_UPSTREAM = Path(__file__).parent / "numpy_extra" / "known_upstream.json"
@@ -110,15 +113,15 @@ def threaded_modules(numpy_dir: Path) -> list[str]:
 
 
 def selection(suite: str, numpy_dir: Path) -> list[str]:
-    """Test targets of a suite (``--pyargs`` modules this NumPy has, plus lockswap's stress test)."""
+    """Test targets of a suite (``--pyargs`` modules this NumPy has, plus lockswap's own tests)."""
     if suite == "full":
-        return ["numpy", str(STRESS_TEST)]
+        return ["numpy", *OWN_TESTS]
     if suite == "stress":
-        return [str(STRESS_TEST), str(STRESS_CASES)]
+        return [*OWN_TESTS, str(STRESS_CASES)]
     if suite == "threads":
-        return [*threaded_modules(numpy_dir), str(STRESS_TEST)]
+        return [*threaded_modules(numpy_dir), *OWN_TESTS]
     have = {f.stem for f in (numpy_dir / "_core" / "tests").glob("test_*.py")}
-    return [*(f"numpy._core.tests.{m}" for m in QUICK if m in have), str(STRESS_TEST)]
+    return [*(f"numpy._core.tests.{m}" for m in QUICK if m in have), *OWN_TESTS]
 
 
 def _pytest_args(opts: TestOptions, targets: list[str], junit: Path, rootdir: Path) -> list[str]:

@@ -58,9 +58,10 @@ def test_classify(rc, out, kind):
 def test_stress_suite_runs_the_cases_and_the_dispatch_stress_test(tmp_path):
     assert "stress" in testsuite.SUITES
     targets = testsuite.selection("stress", tmp_path)
-    assert targets == [str(testsuite.STRESS_TEST), str(testsuite.STRESS_CASES)]
-    for suite in ("full", "threads"):  # the dispatch-cache stress test stays in the other suites
-        assert str(testsuite.STRESS_TEST) in testsuite.selection(suite, tmp_path)
+    assert targets == [str(testsuite.STRESS_TEST), str(testsuite.TLS_TEST), str(testsuite.STRESS_CASES)]
+    for suite in ("quick", "full", "threads"):  # lockswap's own tests stay in the other suites
+        own = {str(testsuite.STRESS_TEST), str(testsuite.TLS_TEST)}
+        assert own <= set(testsuite.selection(suite, tmp_path))
 
 
 def test_known_upstream_is_one_file_with_a_reason_per_entry():
