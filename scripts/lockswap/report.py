@@ -19,8 +19,6 @@ from .commands import Command
 from .manifest import BASELINE
 from .results import BenchRun
 
-ALPHA = stats.ALPHA
-
 
 def _fmt(x: float) -> str:
     return f"{x:.0f}" if x >= 100 else f"{x:.3g}"
@@ -105,7 +103,7 @@ def render(a: Analysis, out_dir: Path) -> tuple[Path, Path, list[Path]]:
           "(variants interleaved round-robin); cells give the median and its bootstrap "
           f"{stats.LEVEL:.0%} confidence interval over processes. Ratios to baseline are ratios of medians "
           "with bootstrap CIs; their two-sided Mann-Whitney U p-values are **Holm-adjusted across all "
-          f"{len(a.family)} comparisons of this report**, and **bold** when adjusted p < {ALPHA}.", "",
+          f"{len(a.family)} comparisons of this report**, and **bold** when adjusted p < {stats.ALPHA}.", "",
           "## Verdict", "", *verdict.markdown_table(a), ""]
     if a.inputs.runs:
         md += ["## Environment", "", *environment_table(a.inputs.runs), ""]
@@ -114,11 +112,11 @@ def render(a: Analysis, out_dir: Path) -> tuple[Path, Path, list[Path]]:
     for machine, numpy in sorted({(r.key.machine, r.key.numpy) for r in a.throughput_rows}):
         md += [f"## {machine}, NumPy {numpy}", ""]
         ns = [len(v) for k, v in a.pool.samples.items() if (k.machine, k.numpy) == (machine, numpy)]
-        if ns and stats.min_p(min(ns), min(ns)) >= ALPHA:
+        if ns and stats.min_p(min(ns), min(ns)) >= stats.ALPHA:
             md += [f"> Only {min(ns)} repeats per cell: the smallest attainable p is "
-                   f"{stats.min_p(min(ns), min(ns)):.2f}, so no difference can be significant at {ALPHA}. "
-                   "Use more --repeats.", ""]
-        elif ns and stats.min_p(min(ns), min(ns)) * len(a.family) >= ALPHA:
+                   f"{stats.min_p(min(ns), min(ns)):.2f}, so no difference can be significant at "
+                   f"{stats.ALPHA}. Use more --repeats.", ""]
+        elif ns and stats.min_p(min(ns), min(ns)) * len(a.family) >= stats.ALPHA:
             md += [f"> Only {min(ns)} repeats per cell: the smallest attainable p is "
                    f"{stats.min_p(min(ns), min(ns)):.4f}, too large to survive Holm's correction across "
                    f"{len(a.family)} comparisons unless most others are clearly significant. "

@@ -18,8 +18,6 @@ from .errors import ConfigError
 from .manifest import BASELINE
 from .results import Key, Pool
 
-ALPHA = stats.ALPHA
-
 
 def efficiencies(pool: Pool, key: Key) -> list[float]:
     """t1/tN of every process that measured both 1 and ``key.workers`` threads with the same work."""
@@ -146,7 +144,7 @@ def verdict(family: stats.Family, row: Row, higher_is_better: bool = True) -> st
     r = family.ratios[row.eff_vs_base]
     if family.significant(row.eff_vs_base):
         return "scales better" if (r.ratio > 1) == higher_is_better else "scales worse"
-    if stats.min_p(*r.n) >= ALPHA:
+    if stats.min_p(*r.n) >= stats.ALPHA:
         return "too few processes"
     return "no significant difference"
 
@@ -180,7 +178,7 @@ def header(family: stats.Family) -> list[str]:
             f"bootstrap {stats.LEVEL:.0%} confidence interval over processes (seeded, {stats.RESAMPLES} "
             "resamples). `/ baseline` compares with the unpatched build of the same NumPy: ratio of "
             "medians [bootstrap CI], two-sided Mann-Whitney p **Holm-adjusted across all "
-            f"{len(family)} comparisons of this report**, bold when adjusted p < {ALPHA}. N beyond the "
+            f"{len(family)} comparisons of this report**, bold when adjusted p < {stats.ALPHA}. N beyond the "
             "physical cores of the affinity mask is marked SMT (linear is not expected there); beyond "
             "the mask, oversubscribed. `--reference VARIANT@NUMPY` adds the same comparison with one "
             "chosen build, e.g. upstream 2.2.6."]
