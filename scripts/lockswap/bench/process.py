@@ -101,6 +101,7 @@ def run(python: Path, spec: dict[str, Any], timeout: float,
                              else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)})
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
         try:
+            # Not proc.run: the worker is a long-lived peer spoken to line by line over its pipes.
             p = subprocess.Popen([str(python), str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=err, text=True, env=worker_env(), cwd=tempfile.gettempdir(), **extra)
         except OSError as exc:
