@@ -1,8 +1,8 @@
 """Run one stress case in its own process and name what happened (stdlib only).
 
 Runs inside the variant's venv, where lockswap (and so ``proc.run``) is not installed: hence plain
-``subprocess``. Used by ``test_lockswap_stress_cases.py`` inside the variant's venv and by lockswap's unit tests
-(with tiny pure-Python fixture scripts): a crash (killed by a signal, faulthandler's stack on
+``subprocess``. Used by ``test_lockswap_stress_cases.py`` inside the variant's venv and by lockswap's
+unit tests (with tiny pure-Python fixture scripts): a crash (killed by a signal, faulthandler's stack on
 stderr), a hang (the case's own faulthandler watchdog fired, or the outer timeout killed it) and a
 plain failure are all a named :class:`CaseResult`, never a hung job.
 """
