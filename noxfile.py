@@ -125,6 +125,7 @@ def contention(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run lockswap's tests: unit and end-to-end (-- -m "not e2e" for the fast unit tests only)."""
+    """Run lockswap's tests: unit and end-to-end, except the long TSan ones (-- -m "not e2e" for the
+    fast unit tests only; -- -m tsan for the --sanitizer thread end-to-end test)."""
     session.install("-e", ".[test,report]")
-    session.run("python", "-m", "pytest", *(session.posargs or ["tests"]))
+    session.run("python", "-m", "pytest", *(session.posargs or ["tests", "-m", "not tsan"]))

@@ -24,6 +24,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from . import log, paths, proc, tomlfile, toolchain, venvs, wheels
+from . import sanitizer as san
 from .errors import BuildError
 from .interpreter import Interpreter
 from .patching import PatchedTree
@@ -72,9 +73,11 @@ class Wheel:
         return {k: str(v) for k, v in self.__dict__.items()}
 
 
-def build_key(patched: PatchedTree, interp: Interpreter) -> str:
+def build_key(patched: PatchedTree, interp: Interpreter, extra: tuple[str, ...] = ()) -> str:
+    """``extra``: sanitizer options; empty for ordinary builds, whose keys stay as they were."""
     return paths.content_key(
-        patched.source.sha256, patched.patch_sha256, interp.key, BUILD_OPTIONS, RECIPE, patched.variant
+        patched.source.sha256, patched.patch_sha256, interp.key, BUILD_OPTIONS, RECIPE, patched.variant,
+        *extra,
     )
 
 
@@ -129,7 +132,8 @@ def _slot(name: str) -> Path:
     return paths.cache_dir("build", f"{name}-r{RECIPE}")
 
 
-def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Path) -> Path:
+def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Path,
+             extra: tuple[str, ...] = (), extra_env: dict[str, str] | None = None) -> Path:
     src = patched.source
     slot = _slot(f"numpy-{src.version}-{src.sha256[:12]}-{interp.key}")
     reqs = _requirements(patched.tree)
@@ -143,12 +147,13 @@ def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Pat
         env = {
             **_ccache_env(slot),
             "PATH": f"{venvs.bin_dir(benv)}{os.pathsep}{os.environ.get('PATH', '')}",
+            **(extra_env or {}),
         }
         with log.step(f"compile NumPy {src.version} [{patched.variant}] (log: {logf})"):
             proc.run(
                 [venvs.python_of(benv), "-m", "pip", "wheel", "-v", "--no-build-isolation", "--no-deps",
                  "--disable-pip-version-check", "-w", out_dir, f"-Cbuild-dir={slot / 'build'}",
-                 *BUILD_OPTIONS, slot / "src"],
+                 *BUILD_OPTIONS, *extra, slot / "src"],
                 log_file=logf, env=env,
                 hint="read the log; a compile error in a patched file means the patch is wrong",
             )
@@ -181,11 +186,16 @@ def verify(wheel: Path, interp: Interpreter, logf: Path) -> dict[str, object]:
     return info
 
 
-def build(patched: PatchedTree, interp: Interpreter) -> Wheel:
-    """The verified wheel of ``patched`` for ``interp``, in ``dist/`` (cache hit if unchanged)."""
+def build(patched: PatchedTree, interp: Interpreter, sanitizer: str | None = None) -> Wheel:
+    """The verified wheel of ``patched`` for ``interp``, in ``dist/`` (cache hit if unchanged).
+
+    With ``sanitizer`` (``interp`` must be instrumented alike) the wheel is labelled
+    ``+lockswap.<variant>.tsan`` and keyed apart: see :mod:`lockswap.sanitizer`.
+    """
     src = patched.source
-    key = build_key(patched, interp)
-    version = wheels.labelled_version(src.version, patched.variant)
+    extra = san.meson_build_options(sanitizer, patched.tree)
+    key = build_key(patched, interp, (*extra, *san.key_parts(sanitizer)))
+    version = wheels.labelled_version(src.version, san.variant_label(patched.variant, sanitizer))
     store = paths.cache_root() / "wheels" / key
     found = list(store.glob("*.whl")) if (store / "wheel.json").exists() else []
     if not found:
@@ -194,7 +204,7 @@ def build(patched: PatchedTree, interp: Interpreter) -> Wheel:
         logf.unlink(missing_ok=True)
         with paths.staging(store, replace=True) as stage:
             staging = stage.path
-            raw = _compile(patched, interp, staging / "raw", logf)
+            raw = _compile(patched, interp, staging / "raw", logf, extra, san.numpy_build_env(sanitizer))
             wheel = wheels.relabel(raw, version, staging)
             shutil.rmtree(staging / "raw")
             with log.step(f"check {wheel.name} in a fresh venv"):

@@ -40,6 +40,12 @@ def _build_args(p: argparse.ArgumentParser) -> None:
     request.add_python_args(p)
     request.add_numpy_arg(p)
     p.add_argument("--variant", required=True, help="variant name from patches/manifest.toml")
+    request.add_sanitizer_arg(p)
+
+
+def _python_args(p: argparse.ArgumentParser) -> None:
+    request.add_python_args(p)
+    request.add_sanitizer_arg(p)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -65,8 +71,7 @@ def cmd_patches(args: argparse.Namespace) -> int:
 
 
 CORE = (
-    Command("python", "find or build a free-threaded CPython and print its path", request.add_python_args,
-            cmd_python),
+    Command("python", "find or build a free-threaded CPython and print its path", _python_args, cmd_python),
     Command("fetch", "fetch NumPy source into the cache and print its tree", request.add_numpy_arg,
             cmd_fetch),
     Command("build", "build (or reuse) the wheel of one variant into dist/", _build_args, cmd_build),

@@ -22,6 +22,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from . import log, paths, proc, toolchain
+from . import sanitizer as san
 from .errors import FetchError, InterpreterError, ToolMissing
 
 RECIPE = 1  # bump when the build recipe changes, to rebuild cached interpreters
@@ -200,38 +201,50 @@ def _preflight() -> list[str]:
     return cc
 
 
-def build(local_source: str | None = None, minor: str | None = None) -> Path:
-    """Build (or reuse) a free-threaded CPython; return its ``python3.Xt`` executable."""
+def build(local_source: str | None = None, minor: str | None = None, sanitizer: str | None = None) -> Path:
+    """Build (or reuse) a free-threaded CPython; return its ``python3.Xt`` executable.
+
+    With ``sanitizer`` (see :mod:`lockswap.sanitizer`) the build is instrumented and lives in its
+    own cache folder (``python-tsan/``), never found by :func:`lockswap.interpreter.find` for
+    ordinary runs; without it, the key and folder are the ordinary ones.
+    """
     src = resolve_source(local_source, minor)
     short = ".".join(src.version.split(".")[:2])
-    key = paths.content_key(src.sha256, CONFIGURE_FLAGS, RECIPE)
-    final = paths.cache_dir("python") / f"{src.version}t-{key}"
+    flags = CONFIGURE_FLAGS + san.cpython_configure_flags(sanitizer)
+    key = paths.content_key(src.sha256, flags, RECIPE, *san.key_parts(sanitizer))
+    final = paths.cache_dir(san.python_cache_folder(sanitizer)) / f"{src.version}t-{key}"
     exe = final / "bin" / f"python{short}t"
     if exe.is_file():
         return exe
     cc = _preflight()
     launcher = ["ccache"] if shutil.which("ccache") and "ccache" not in cc[0] else []
     env = {"CC": shlex.join([*launcher, *cc]),
-           "CCACHE_DIR": str(paths.cache_dir("ccache")), "CCACHE_BASEDIR": str(paths.cache_root())}
+           "CCACHE_DIR": str(paths.cache_dir("ccache")), "CCACHE_BASEDIR": str(paths.cache_root()),
+           **san.cpython_build_env(sanitizer)}
     logf = paths.cache_dir("logs") / f"cpython-{src.version}t-{key}.log"
     logf.unlink(missing_ok=True)
     with paths.staging(final) as stage:
         work = stage.path
-        with log.step(f"build free-threaded CPython {src.version} from {src.origin} (log: {logf})"):
+        what = f"free-threaded CPython {src.version}" + (f" ({san.LABEL[sanitizer]})" if sanitizer else "")
+        with log.step(f"build {what} from {src.origin} (log: {logf})"):
             with tarfile.open(src.tarball) as tar:
                 tar.extractall(work / "src", filter="data")
             (tree,) = (work / "src").iterdir()
-            proc.run([tree / "configure", f"--prefix={final}", *CONFIGURE_FLAGS],
+            proc.run([tree / "configure", f"--prefix={final}", *flags],
                      cwd=tree, env=env, log_file=logf)
             proc.run(["make", f"-j{os.cpu_count() or 2}"], cwd=tree, env=env, log_file=logf)
-            proc.run(["make", "install", f"DESTDIR={work / 'root'}"], cwd=tree, env=env, log_file=logf)
+            proc.run(["make", "install", f"DESTDIR={work / 'root'}", *san.cpython_install_args(sanitizer)],
+                     cwd=tree, env=env, log_file=logf)
         staged = work / "root" / final.relative_to(final.anchor)
         check = proc.run([staged / "bin" / f"python{short}t", "-c", f"import {', '.join(REQUIRED_MODULES)}"],
-                         env={"PYTHONHOME": str(staged)}, check=False, echo=False)
+                         env={"PYTHONHOME": str(staged), **san.cpython_build_env(sanitizer)},
+                         check=False, echo=False)
         if check.returncode != 0:
             raise InterpreterError(
                 f"the CPython build lacks a module pip or NumPy needs: {check.stdout.strip()[-300:]}",
                 f"install the development packages ({' '.join(HEADERS.values())}) and run again",
             )
+        san.after_cpython_build(sanitizer, tree, staged)
+        san.write_marker(sanitizer, staged, src.version)
         stage.result = staged  # the installed prefix becomes the entry; sources and objects go
     return exe

@@ -2,6 +2,8 @@
 
 Order: ``--python PATH`` / ``LOCKSWAP_PYTHON``; ``python3.14t`` / ``python3.13t`` on PATH;
 ``uv python find``; interpreters lockswap built earlier (in the cache); else a new build.
+With a sanitizer (``--sanitizer thread``) only an interpreter configured with it will do: the
+explicit one if it is, else one lockswap built instrumented (``python-tsan/``), else a new build.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from . import log, paths, proc
+from . import sanitizer as san
 from .errors import BadInterpreter, CommandError, InterpreterError
 
 PREFERRED = ("3.14t", "3.13t")
@@ -140,15 +143,42 @@ def _from_cache(want: str | None) -> Interpreter | None:
     return None
 
 
+def _instrumented(s: san.Sanitizer, explicit: str | None, want: str | None,
+                  cpython_source: str | None) -> Interpreter:
+    """The instrumented free-threaded interpreter: ``explicit`` if it is one, else cached or built."""
+    if explicit:
+        interp = require_free_threaded(inspect(explicit))
+        if not san.is_instrumented(interp.path, s):
+            raise BadInterpreter(
+                f"{interp.path} is not configured {san.CPYTHON_FLAGS[s.name][0]}",
+                f"leave out --python / LOCKSWAP_PYTHON: with --sanitizer {s.name} lockswap builds "
+                "(once, cached) its own instrumented free-threaded CPython",
+            )
+        return interp
+    minor = want[:-1] if want else None
+    exe = san.cached_interpreter(s, minor)
+    if exe is not None:
+        log.info(f"using the {s.label} free-threaded Python from the lockswap cache: {exe}")
+    else:
+        from . import cpython
+
+        exe = cpython.build(cpython_source, minor, s.name)
+    return require_free_threaded(inspect(exe))
+
+
 def find(
     explicit: str | None = None,
     *,
     want: str | None = None,
     build_if_missing: bool = True,
     cpython_source: str | None = None,
+    sanitizer: str | None = None,
 ) -> Interpreter:
-    """The free-threaded interpreter to use; ``want`` narrows to e.g. ``3.13t``."""
+    """The free-threaded interpreter to use; ``want`` narrows to e.g. ``3.13t``; ``sanitizer``
+    (``"thread"``) asks for one built with that sanitizer (see :mod:`lockswap.sanitizer`)."""
     explicit = explicit or os.environ.get("LOCKSWAP_PYTHON") or None
+    if sanitizer:
+        return _instrumented(san.Sanitizer(sanitizer), explicit, want, cpython_source)
     if explicit:
         chosen = require_free_threaded(inspect(explicit))
         if not _wanted(chosen.short, want):

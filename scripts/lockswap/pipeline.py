@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import build, log, manifest, patching, source
+from . import build, log, manifest, patching, sanitizer, source
 from .build import Wheel
 from .interpreter import Interpreter
 from .request import Request, Target, pinned
@@ -24,6 +24,8 @@ def build_target(req: Request, t: Target) -> Built:
     t = pinned(manifest.default(), t, src.version)  # git:/path: no patch: fail before building CPython
     interp = req.interpreter
     patched = patching.apply(src, t.variant, t.patch, manifest.default().versions_for(t.variant))
-    with log.step(f"wheel for NumPy {src.version} [{t.variant}] on Python {interp.short}"):
-        wheel = build.build(patched, interp)
+    san = req.python.sanitizer  # instrumented: a wheel of its own (label, key) for an instrumented Python
+    with log.step(f"wheel for NumPy {src.version} [{sanitizer.variant_label(t.variant, san)}] on Python "
+                  f"{interp.short}"):
+        wheel = build.build(patched, interp, san)
     return Built(t, interp, wheel)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
-from . import interpreter, log, manifest
+from . import interpreter, log, manifest, sanitizer
 from .errors import ConfigError
 from .manifest import BASELINE, Manifest
 
@@ -27,6 +27,14 @@ def add_python_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--python-version", help="e.g. 3.13t: which free-threaded Python to find or build")
 
 
+def add_sanitizer_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sanitizer", default=None, metavar="NAME",
+        help="build CPython and NumPy instrumented and run under it: 'thread' (ThreadSanitizer, "
+             "Linux; separate cached builds, wheels labelled +lockswap.<variant>.tsan)",
+    )
+
+
 def add_numpy_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--numpy", default=None,
@@ -36,16 +44,20 @@ def add_numpy_arg(p: argparse.ArgumentParser) -> None:
 
 @dataclass(frozen=True)
 class PythonOptions:
-    """``--python``, ``--python-version``, ``--cpython-source``: how to find the interpreter."""
+    """``--python``, ``--python-version``, ``--cpython-source``: how to find the interpreter;
+    ``--sanitizer`` (commands that take it): an instrumented one, and instrumented NumPy builds."""
 
     python: str | None = None
     version: str | None = None
     cpython_source: str | None = None
+    sanitizer: str | None = None  # "thread", already validated; None for ordinary builds
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> PythonOptions:
+        """Unsupported ``--sanitizer`` value or platform: a ConfigError here, before any work."""
+        san = sanitizer.validate(getattr(args, "sanitizer", None))
         return cls(getattr(args, "python", None), getattr(args, "python_version", None),
-                   getattr(args, "cpython_source", None))
+                   getattr(args, "cpython_source", None), san.name if san else None)
 
 
 @dataclass(frozen=True)
@@ -118,9 +130,11 @@ class Request:
     @cached_property
     def interpreter(self) -> interpreter.Interpreter:
         """The free-threaded interpreter, found (or built) once for the whole request."""
-        with log.step("free-threaded interpreter"):
+        san = self.python.sanitizer
+        sanitizer.activate(san)  # an instrumented interpreter's helper processes: reports silenced
+        with log.step("free-threaded interpreter" + (f" ({sanitizer.LABEL[san]})" if san else "")):
             return interpreter.find(self.python.python, want=self.python.version,
-                                    cpython_source=self.python.cpython_source)
+                                    cpython_source=self.python.cpython_source, sanitizer=san)
 
 
 def from_args(args: argparse.Namespace, variants: Sequence[str] = (), *, variants_text: str | None = None,

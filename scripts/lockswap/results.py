@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import log, paths
+from . import log, paths, sanitizer
 from .bench import schema
 from .errors import ConfigError
 from .manifest import BASELINE
@@ -222,8 +222,14 @@ class TestVerdict:
     @classmethod
     def of(cls, path: Path, doc: dict[str, Any]) -> TestVerdict:
         said = doc.get("verdict")
+        # --sanitizer runs: their own suite label (compared with baseline under the same sanitizer
+        # only), and each ThreadSanitizer race counts like a failing test (testsuite.new_failures)
+        san = (doc.get("options") or {}).get("sanitizer")
+        suite = f"{doc['suite']}+{sanitizer.LABEL.get(san, san)}" if san else str(doc["suite"])
+        tsan = doc.get("tsan") or {}
+        races = tuple(f"race: {r['signature']}" for r in (tsan.get("races") or {}).values())
         return cls(path, str(doc["variant"]), str(doc["numpy_version"]), str(doc["python"]),
-                   str(doc["suite"]), dict(doc["counts"]), tuple(doc.get("failing") or ()),
+                   suite, dict(doc["counts"]), (*(doc.get("failing") or ()), *races),
                    str(doc.get("crashed") or ""), said if isinstance(said, str) else "", CiTag.of(doc))
 
 

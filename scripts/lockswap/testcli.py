@@ -22,11 +22,12 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--parallel-threads", type=int, default=4, help="threads per test for --suite parallel")
     p.add_argument("--timeout", type=int, default=900, help="seconds per test before it counts as hung")
     p.add_argument("--pytest-args", default="", help="more pytest arguments, one string")
+    request.add_sanitizer_arg(p)
 
 
-def _options(args: argparse.Namespace) -> TestOptions:
+def _options(args: argparse.Namespace, req: Request) -> TestOptions:
     return TestOptions(args.suite, args.slow, args.parallel_threads, args.timeout,
-                       tuple(args.pytest_args.split()))
+                       tuple(args.pytest_args.split()), req.python.sanitizer or "")
 
 
 def _run(req: Request, t: Target, opts: TestOptions) -> TestResult:
@@ -36,7 +37,7 @@ def _run(req: Request, t: Target, opts: TestOptions) -> TestResult:
 
 def _baseline_for(req: Request, result: TestResult, opts: TestOptions) -> TestResult:
     """Baseline's result on the same NumPy source, Python, suite and options; run it if missing."""
-    stem = testsuite.result_stem(result.numpy_version, result.python, BASELINE, result.suite)
+    stem = testsuite.result_stem(result.numpy_version, result.python, BASELINE, result.suite, opts.sanitizer)
     path = paths.results_dir() / f"{stem}.json"
     base = TestResult.load_current(path)
     if (base is not None and base.wheel.get("source_sha256") == result.wheel.get("source_sha256")
@@ -62,7 +63,7 @@ def _test_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_test(args: argparse.Namespace) -> int:
     req = request.from_args(args, [args.variant])
-    opts = _options(args)
+    opts = _options(args, req)
     (t,) = req.targets
     result = _run(req, t, opts)
     new = [] if t.variant == BASELINE else testsuite.new_failures(result, _baseline_for(req, result, opts))
@@ -77,7 +78,7 @@ def _test_all_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_test_all(args: argparse.Namespace) -> int:
     req = request.from_args(args, variants_text=args.variants)  # every variant checked before any build
-    opts = _options(args)
+    opts = _options(args, req)
     base_target = request.target(manifest.default(), BASELINE, req.numpy)
     base = _run(req, base_target, opts)
     rows: list[tuple[TestResult, list[str]]] = [(base, [])]

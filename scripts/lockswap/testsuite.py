@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import log, paths, proc, venvs
+from . import log, paths, proc, sanitizer, tsan_run, venvs
 from .build import Wheel
 from .errors import CommandError, ConfigError
 from .interpreter import Interpreter
@@ -54,9 +54,13 @@ class TestOptions:
     parallel_threads: int = 4
     timeout: int = 900  # per test, seconds
     extra: tuple[str, ...] = ()  # more pytest arguments
+    sanitizer: str = ""  # "thread": an instrumented build, run under ThreadSanitizer (see tsan_run)
 
     def to_json(self) -> dict[str, object]:
-        return {**asdict(self), "extra": list(self.extra)}
+        data = {**asdict(self), "extra": list(self.extra)}
+        if not self.sanitizer:  # ordinary runs keep the options (and baseline matching) they had
+            del data["sanitizer"]
+        return data
 
 
 @dataclass
@@ -73,6 +77,7 @@ class TestResult:
     interpreter: dict[str, object]
     command: list[str]
     options: dict[str, object] = field(default_factory=dict)
+    tsan: dict[str, object] = field(default_factory=dict)  # parsed ThreadSanitizer reports, if any
     created: str = field(default_factory=log.utc_now)
     kind: str = KIND
     schema_version: int = SCHEMA
@@ -90,8 +95,9 @@ class TestResult:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})  # not "ci"
 
 
-def result_stem(numpy_version: str, python: str, variant: str, suite: str) -> str:
-    return f"test-{numpy_version}-{python}-{variant}-{suite}"
+def result_stem(numpy_version: str, python: str, variant: str, suite: str, sanitizer_name: str = "") -> str:
+    tail = f"-{sanitizer.LABEL[sanitizer_name]}" if sanitizer_name else ""
+    return f"test-{numpy_version}-{python}-{variant}-{suite}{tail}"
 
 
 def _numpy_dir(python: Path) -> Path:
@@ -151,7 +157,7 @@ def run(interp: Interpreter, wheel: Wheel, opts: TestOptions) -> TestResult:
     with log.step(f"test environment for {wheel.path.name}"):
         python = venvs.ensure(interp, venv, [wheel.path, *reqs], log_file=logf)
     numpy_dir = _numpy_dir(python)
-    stem = result_stem(wheel.numpy_version, interp.short, wheel.variant, opts.suite)
+    stem = result_stem(wheel.numpy_version, interp.short, wheel.variant, opts.suite, opts.sanitizer)
     out = paths.results_dir()
     out.mkdir(parents=True, exist_ok=True)
     junit, outcomes_file = out / f"{stem}.xml", out / f".{stem}.outcomes.json"
@@ -162,6 +168,8 @@ def run(interp: Interpreter, wheel: Wheel, opts: TestOptions) -> TestResult:
            "PATH": f"{venvs.bin_dir(venv)}{os.pathsep}{os.environ.get('PATH', '')}",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(PLUGIN_DIR), os.environ.get("PYTHONPATH")])),
            "PYTHONFAULTHANDLER": "1"}
+    if opts.sanitizer:  # every process of the run reports into results/<stem>.tsan/
+        env.update(tsan_run.prepare(out, stem, interp.path))
     start = time.perf_counter()
     crashed, got = "", None
     with tempfile.TemporaryDirectory(prefix="lockswap-tests-") as cwd, \
@@ -183,19 +191,26 @@ def run(interp: Interpreter, wheel: Wheel, opts: TestOptions) -> TestResult:
         crashed = f"pytest ended without a summary (exit {got.returncode}): killed by a timeout or crash"
     elif got is not None and got.returncode not in (0, 1):
         crashed = f"pytest exited with {got.returncode} (usage error, interrupted or internal error)"
+    tsan: dict[str, object] = {}
+    if opts.sanitizer:
+        tsan = tsan_run.collect(out, stem)
+        crashed = crashed or tsan_run.unparsed_message(tsan)
     if crashed:
         log.warn(f"{crashed}; see {out / f'{stem}.log'}")
     result = TestResult(
         variant=wheel.variant, numpy_version=wheel.numpy_version, suite=opts.suite, python=interp.short,
         counts=counts, failing=failing, duration_s=round(duration, 1), crashed=crashed,
         wheel=wheel.to_json(), interpreter=interp.to_json(), command=cmd, options=opts.to_json(),
+        tsan=tsan,
     )
     paths.atomic_write_text(out / f"{stem}.json", json.dumps(asdict(result), indent=2) + "\n")
     return result
 
 
 def new_failures(result: TestResult, baseline: TestResult) -> list[str]:
-    return sorted(set(result.failing) - set(baseline.failing))
+    """Failing tests baseline passes, then (under a sanitizer) ``race: ...`` for each new race."""
+    new = sorted(set(result.failing) - set(baseline.failing))
+    return new + tsan_run.new_races(result.tsan, baseline.tsan)
 
 
 def table(rows: list[tuple[TestResult, list[str]]]) -> str:
@@ -213,7 +228,7 @@ def table(rows: list[tuple[TestResult, list[str]]]) -> str:
     known = known_upstream_notes(rows)
     return "\n".join([*lines, *(["", "New failures:", *detail] if detail else []),
                       *(["", "Known upstream behaviour (xfailed, from numpy_extra/known_upstream.json):",
-                         *known] if known else [])])
+                         *known] if known else []), *tsan_run.summary_lines(rows)])
 
 
 def known_upstream_notes(rows: list[tuple[TestResult, list[str]]]) -> list[str]:

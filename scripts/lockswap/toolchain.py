@@ -11,7 +11,8 @@ import shlex
 import shutil
 import sys
 
-from .errors import ToolMissing
+from . import proc
+from .errors import CommandError, ToolMissing
 
 DEFAULTS = {"CC": ("C", ("cc", "gcc", "clang")), "CXX": ("C++", ("c++", "g++", "clang++"))}
 HINT = "install one (Debian/Ubuntu: apt-get install build-essential; macOS: xcode-select --install)"
@@ -36,3 +37,14 @@ def require(*variables: str) -> dict[str, list[str]]:
         langs = "/".join(DEFAULTS[v][0] for v in variables)
         raise ToolMissing(f"no {langs} compiler found: {', '.join(missing)} missing", HINT)
     return found
+
+
+def links(cc: list[str], program: str, flags: tuple[str, ...] = ()) -> str | None:
+    """None if the compiler command ``cc`` compiles and links the C ``program`` with ``flags``
+    (e.g. ``-fsanitize=thread``: is its runtime installed?), else the last line of why not."""
+    try:
+        got = proc.run([*cc, "-x", "c", "-", *flags, "-o", os.devnull], input=program, check=False,
+                       echo=False, timeout=120)
+    except (OSError, CommandError) as exc:
+        return str(exc)
+    return None if got.returncode == 0 else (got.stdout.strip().splitlines() or ["failed"])[-1]
