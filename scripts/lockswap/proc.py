@@ -27,8 +27,9 @@ def _tail(text: str, lines: int = TAIL_LINES) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-def last_progress(log_file: Path, limit: int = 32768) -> str:
-    """The last ninja-style ``[n/m]`` line near the end of ``log_file``, else its last line."""
+def last_progress(log_file: Path, limit: int = 1 << 20) -> str:
+    """The last ninja-style ``[n/m]`` line in the last MiB of ``log_file`` (compiler warnings can fill
+    many KiB after one), else its last line."""
     try:
         with log_file.open("rb") as fh:
             fh.seek(max(0, log_file.stat().st_size - limit))
