@@ -27,23 +27,42 @@ def _tail(text: str, lines: int = TAIL_LINES) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-def last_progress(log_file: Path, limit: int = 1 << 20) -> str:
-    """The last ninja-style ``[n/m]`` line in the last MiB of ``log_file`` (compiler warnings can fill
-    many KiB after one), else its last line."""
-    try:
-        with log_file.open("rb") as fh:
-            fh.seek(max(0, log_file.stat().st_size - limit))
-            lines = [ln.strip() for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-    except OSError:
-        return ""
-    found = next((ln for ln in reversed(lines) if _PROGRESS.match(ln)), lines[-1] if lines else "")
-    return found if len(found) <= 120 else found[:117] + "..."
+class ProgressReader:
+    """Follows a growing log: the last ninja-style ``[n/m]`` line seen so far, else the last line.
+
+    Reads only what was appended since the previous call, so a ``[n/m]`` line stays found even when
+    megabytes of compiler warnings follow it (NumPy's x86-simd-sort objects print tens of MB).
+    """
+
+    def __init__(self, log_file: Path) -> None:
+        self.log_file, self.offset, self.step, self.line = log_file, 0, "", ""
+
+    def __call__(self) -> str:
+        try:
+            with self.log_file.open("rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except OSError:
+            return self.step or self.line
+        cut = data.rfind(b"\n") + 1  # keep a partial last line for the next call
+        self.offset += cut
+        lines = [ln.strip() for ln in data[:cut].decode("utf-8", "replace").splitlines() if ln.strip()]
+        self.step = next((ln for ln in reversed(lines) if _PROGRESS.match(ln)), self.step)
+        self.line = lines[-1] if lines else self.line
+        found = self.step or self.line
+        return found if len(found) <= 120 else found[:117] + "..."
+
+
+def last_progress(log_file: Path) -> str:
+    """The last ninja-style ``[n/m]`` line of ``log_file``, else its last line."""
+    return ProgressReader(log_file)()
 
 
 def _wait(p: subprocess.Popen[str], args: list[str], log_file: Path, timeout: float | None,
           heartbeat: float, hint: str) -> int:
     """Wait for ``p``, printing a progress line every ``heartbeat`` seconds."""
     start = time.monotonic()
+    progress = ProgressReader(log_file)
     while True:
         elapsed = time.monotonic() - start
         if timeout is not None and elapsed >= timeout:
@@ -57,7 +76,7 @@ def _wait(p: subprocess.Popen[str], args: list[str], log_file: Path, timeout: fl
             pass
         elapsed = time.monotonic() - start
         if timeout is None or elapsed < timeout:
-            last = last_progress(log_file)
+            last = progress()
             log.info(f"    ... {log.format_seconds(elapsed)} elapsed"
                      f"{f', last: {last}' if last else ''} (log: {log_file})")
 

@@ -87,3 +87,17 @@ def test_atomic_output_leaves_nothing_on_failure(tmp_path):
     with paths.atomic_output(target) as tmp:
         tmp.write_text("whole")
     assert [p.name for p in tmp_path.iterdir()] == ["a.whl"] and target.read_text() == "whole"
+
+
+def test_the_ninja_line_stays_found_under_megabytes_of_warnings(tmp_path):
+    logf = tmp_path / "build.log"
+    logf.write_text("  [48/156] Compiling C++ object x86_simd_qsort.o\n")
+    follow = proc.ProgressReader(logf)
+    assert follow() == "[48/156] Compiling C++ object x86_simd_qsort.o"
+    with logf.open("a") as fh:
+        fh.write("warning: '__Y' is used uninitialized\n" * 100_000)  # ~3.7 MB after the step
+    assert follow() == "[48/156] Compiling C++ object x86_simd_qsort.o"
+    with logf.open("a") as fh:
+        fh.write("[49/156] Linking target _multiarray_umath.so\n")
+    assert follow() == "[49/156] Linking target _multiarray_umath.so"
+    assert proc.last_progress(logf) == "[49/156] Linking target _multiarray_umath.so"
