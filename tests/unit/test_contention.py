@@ -100,10 +100,13 @@ def test_immortalize_refuses_once_another_thread_runs():
 
 # --- statistics and ranking -----------------------------------------------------------------------
 
-def test_holm_matches_hand_computed_values():
-    assert analysis.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert analysis.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
-    assert analysis.holm([]) == []
+def test_contention_ranks_with_the_bench_statistics():  # one bootstrap and one Holm rule for all reports
+    from lockswap.bench import stats
+
+    xs = [0.80, 0.82, 0.85, 0.86, 0.87, 0.90]
+    ci = stats.bootstrap_median(xs, resamples=analysis.BOOTSTRAP)
+    assert analysis.bootstrap_median_ci(xs) == (ci.low, ci.high)
+    assert not hasattr(analysis, "holm")
 
 
 def test_bootstrap_ci_covers_a_clear_difference_and_zero_for_none():

@@ -35,24 +35,10 @@ def bootstrap_diff_ci(with_: Sequence[float], without: Sequence[float], *, resam
     return stats.quantile(diffs, tail), stats.quantile(diffs, 1 - tail)
 
 
-def bootstrap_median_ci(values: Sequence[float], *, resamples: int = BOOTSTRAP,
-                        confidence: float = CONFIDENCE, seed: int = 0) -> tuple[float, float]:
-    rng = random.Random(seed)
-    meds = [stats.median([values[rng.randrange(len(values))] for _ in values]) for _ in range(resamples)]
-    tail = (1 - confidence) / 2
-    return stats.quantile(meds, tail), stats.quantile(meds, 1 - tail)
-
-
-def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (monotone, capped at 1), in the input order."""
-    m = len(pvalues)
-    order = sorted(range(m), key=lambda i: pvalues[i])
-    adjusted = [1.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * pvalues[i]))
-        adjusted[i] = running
-    return adjusted
+def bootstrap_median_ci(values: Sequence[float], *, seed: int = 0) -> tuple[float, float]:
+    """The bench's percentile-bootstrap 95% interval of the median (one rule for every report)."""
+    ci = stats.bootstrap_median(values, seed=seed, resamples=BOOTSTRAP)
+    return ci.low, ci.high
 
 
 @dataclass(frozen=True)
@@ -113,7 +99,7 @@ def rank(runs: Sequence[Mapping[str, Any]], arms: Mapping[str, Mapping[str, Any]
         t1 = [float(r["t1_ns"]) for r in by_arm[arm] if r.get("t1_ns") is not None]
         p = stats.mann_whitney_u(got, base).p
         raw.append((arm, info, got, t1, p))
-    adjusted = holm([x[4] for x in raw])
+    adjusted = stats.holm([x[4] for x in raw])  # the one Holm rule of every lockswap report
     rows = []
     for k, ((arm, info, got, t1, p), p_adj) in enumerate(zip(raw, adjusted, strict=True)):
         gain = stats.median(got) - stats.median(base)
