@@ -106,7 +106,9 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Measurement:
+class Cell:
+    """Which cell of a plan: the build (target, variant, NumPy), workload, size, mode, workers, repeat."""
+
     target: str
     variant: str
     numpy_version: str
@@ -115,6 +117,10 @@ class Measurement:
     mode: str
     workers: int
     repeat: int
+
+
+@dataclass(frozen=True)
+class Measurement(Cell):
     iterations: int | None
     calls: float | None
     flops: float
@@ -126,15 +132,7 @@ class Measurement:
 
 
 @dataclass(frozen=True)
-class Failure:
-    target: str
-    variant: str
-    numpy_version: str
-    workload: str
-    size: int
-    mode: str
-    workers: int
-    repeat: int
+class Failure(Cell):
     kind: str  # exception | crash | timeout
     error: str
     stderr_tail: str
