@@ -33,10 +33,10 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     ref, out = argv[1], Path(argv[2]).resolve()
-    wanted = argv[3:] or ["rwlock", "mutex", "dict", "immortal"]
     out.mkdir(parents=True, exist_ok=True)
     manifest = (REPO / "patches" / "manifest.toml").read_text()
     variants = tomllib.loads(manifest)["variants"]
+    wanted = argv[3:] or list(variants)  # default: every variant whose patch changed since REF
     extra: list[str] = []
     added: dict[str, list[str]] = {}
     for name in wanted:
