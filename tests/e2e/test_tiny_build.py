@@ -58,7 +58,9 @@ def test_ctrl_c_during_a_build_leaves_only_complete_entries(lockswap, tmp_path):
     env = {**lockswap.env, "LOCKSWAP_CACHE": str(cache), "LOCKSWAP_PYTHON": python}
     p = subprocess.Popen([sys.executable, "-m", "lockswap", "build", "--variant", "baseline",
                           "--numpy", f"path:{tree}"], cwd=REPO, env=env, text=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         # a background job (nohup ... &) inherits SIGINT ignored: restore the default
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(p.stdout or ()), daemon=True)
     reader.start()
