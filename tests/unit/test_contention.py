@@ -147,6 +147,40 @@ def test_rank_orders_by_gain_with_the_ceiling_last_and_holm_applied():
     assert json.loads(json.dumps(by["c2"].to_json()))["with"] == pytest.approx(by["c2"].with_)
 
 
+MASKED = {  # session 3's 2.1.3 lockfree/add medians: the capsule gains nothing alone, much at the ceiling
+    "none": {"label": "unmodified", "locators": []},
+    "c1": {"label": "add", "type": "ufunc", "repr": "<ufunc 'add'>", "locators": ["add"]},
+    "c2": {"label": "capsule", "type": "PyCapsule", "repr": "<c>", "locators": ["cap"]},
+    "all": {"label": "everything at once", "locators": ["add", "cap"]},
+}
+
+
+def test_rank_finds_an_object_whose_gain_another_one_hides():
+    rows = analysis.rank(_runs({"none": 0.479, "c1": 0.810, "c2": 0.481, "all": 0.975}, n=24), MASKED)
+    assert [r.arm for r in rows] == ["c1", "c2", "all"]
+    by = {r.arm: r for r in rows}
+    assert not by["c2"].significant  # alone: nothing
+    cost = by["c2"].ceiling
+    assert cost is not None and cost.significant and cost.loss == pytest.approx(0.165, abs=0.02)
+    assert cost.loss_ci[0] > 0.1 and cost.n_without == 24 and by["c2"].matters
+    assert by["c1"].ceiling is not None and by["c1"].ceiling.loss == pytest.approx(0.494, abs=0.02)
+    assert by["all"].ceiling is None
+    assert json.loads(json.dumps(by["c2"].to_json()))["ceiling"]["significant"] is True
+
+
+def test_rank_pairs_each_candidate_with_its_all_but_arm():
+    arms, _ = runner.make_arms([{**c, "immortal_refused": None, "locator": f"o{i}"}
+                                for i, c in enumerate(CANDIDATES)], limit=5)
+    info = {a.name: {**a.info, "locators": a.locators} for a in arms}
+    assert analysis.complements(info) == {"c1": "all-but-c1", "c2": "all-but-c2", "c3": "all-but-c3"}
+    means = {"none": 0.5, "c1": 0.5, "c2": 0.5, "c3": 0.5, "all": 0.9,
+             "all-but-c1": 0.6, "all-but-c2": 0.9, "all-but-c3": 0.9}
+    rows = analysis.rank(_runs(means), info)
+    assert [r.arm for r in rows][0] == "c1" and rows[-1].arm == "all"  # all-but arms are not rows
+    by = {r.arm: r for r in rows}
+    assert by["c1"].matters and not by["c2"].matters and not by["c3"].matters
+
+
 def test_rank_without_unmodified_runs_is_empty():
     assert analysis.rank(_runs({"c1": 0.9}), ARMS) == []
 
@@ -162,7 +196,7 @@ CANDIDATES = [
 
 def test_make_arms_leaves_out_refused_and_excess_candidates():
     arms, left = runner.make_arms(CANDIDATES, limit=5)
-    assert [a.name for a in arms] == ["none", "c1", "c2", "all"]
+    assert [a.name for a in arms] == ["none", "c1", "c2", "all"]  # two: "all but one" = the other's arm
     assert arms[-1].locators == ["add", "cap"]
     assert left[0]["locator"] == "gone" and "already immortal" in left[0]["why"]
     arms, left = runner.make_arms(CANDIDATES, limit=1)
@@ -213,7 +247,9 @@ def test_kernel_file_without_kernel_is_one_clear_message(tmp_path):
 
 
 def _doc() -> dict:
-    rows = analysis.rank(_runs({"none": 0.87, "c1": 0.91, "c2": 0.94, "all": 0.99}), ARMS)
+    arms = {**ARMS, "c1": {**ARMS["c1"], "locators": ["cap"]}, "c2": {**ARMS["c2"], "locators": ["add"]},
+            "all": {**ARMS["all"], "locators": ["cap", "add"]}}
+    rows = analysis.rank(_runs({"none": 0.87, "c1": 0.91, "c2": 0.94, "all": 0.99}), arms)
     return {
         "kind": render.KIND, "schema_version": render.VERSION, "created": "2026-11-30T03:00:00Z",
         "target": {"label": "lockfree", "numpy_version": "2.1.3"},
@@ -233,6 +269,7 @@ def test_render_round_trip_table_and_chart(tmp_path):
     text = render.markdown(doc)
     assert text.index("`add`") < text.index("_extobj_contextvar") < text.index("everything at once")
     assert "Holm" in text and "perf c2c: not usable" in text
+    assert "at the ceiling" in text and text.count("**+0.0") >= 2  # gain alone and cost at the ceiling
     pytest.importorskip("matplotlib")
     assert png is not None and png.stat().st_size > 1000
 

@@ -190,7 +190,8 @@ def cmd_contention(args: argparse.Namespace) -> int:
     with log.step(f"counterfactuals: {len(arms) - 1} arms + unmodified, {args.repeats} processes each"):
         runs, failures = runner.measure(python, kernel, arms, iterations=int(found["iterations"]),
                                         workers=workers, repeats=args.repeats, timeout=timeout, on_done=tick)
-    ranking = analysis.rank(runs, {a.name: a.info for a in arms if a.refused is None})
+    measured = {a.name: {**a.info, "locators": a.locators} for a in arms if a.refused is None}
+    ranking = analysis.rank(runs, measured)
     unmodified = analysis.summary([r["ratio"] for r in runs if r["arm"] == analysis.NONE])
     doc: dict[str, Any] = {
         "kind": render.KIND, "schema_version": render.VERSION, "created": created,

@@ -14,7 +14,7 @@ from .. import paths
 from ..errors import ConfigError
 
 KIND = "lockswap-contention"
-VERSION = 1
+VERSION = 2  # 2: each ranking row has "ceiling" (its cost with everything else immortal)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -55,12 +55,14 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         f"t1/t{n} per process (1.00 = linear), median over {plan['repeats']} fresh processes per arm, "
         f"{plan['iterations']} calls per thread; gain = median with the object immortal minus unmodified, "
-        f"95% bootstrap CI; p: two-sided Mann-Whitney U, Holm-adjusted across the {len(doc['ranking'])} "
-        "counterfactuals; **bold** = significant (adjusted p < 0.05 and CI excludes 0).",
+        "95% bootstrap CI; at the ceiling = median with everything immortal minus median with everything "
+        "but this object immortal (gains need not add up: one bouncing line can hide another); "
+        "p: two-sided Mann-Whitney U, Holm-adjusted across every comparison of the run; "
+        "**bold** = significant (adjusted p < 0.05 and CI excludes 0).",
         "",
-        f"| # | object | type | t1/t{n} without | t1/t{n} with [95% CI] | gain [95% CI] | p | p (Holm) | "
-        "1 thread ns/call (without -> with) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| # | object | type | t1/t{n} without | t1/t{n} with [95% CI] | gain alone [95% CI] | p (Holm) | "
+        "at the ceiling [95% CI] | p (Holm) | 1 thread ns/call (without -> with) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     u = doc.get("unmodified")
     if u:
@@ -73,11 +75,16 @@ def markdown(doc: dict[str, Any]) -> str:
             gain = f"**{gain}**"
         t1 = (f"{r['t1_ns_without']:.0f} -> {r['t1_ns_with']:.0f}"
               if r.get("t1_ns_without") and r.get("t1_ns_with") else "")
+        c = r.get("ceiling")  # schema 1 rows have none
+        cost, cost_p = ("", "")
+        if c:
+            cost = f"{c['loss']:+.3f} {_ci(c['loss_ci'])}"
+            cost, cost_p = (f"**{cost}**" if c["significant"] else cost), _p(c["p_holm"])
         lines.append(f"| {i if r['arm'] != 'all' else '-'} | {label} {r['repr']} | {r['type']} | "
                      f"{r['without']:.3f} | {r['with']:.3f} [{r['with_ci'][0]:.3f}-{r['with_ci'][1]:.3f}] | "
-                     f"{gain} | {_p(r['p'])} | {_p(r['p_holm'])} | {t1} |")
+                     f"{gain} | {_p(r['p_holm'])} | {cost} | {cost_p} | {t1} |")
     if not doc["ranking"]:
-        lines.append("| - | no counterfactual measured: no candidate (see below) | | | | | | | |")
+        lines.append("| - | no counterfactual measured: no candidate (see below) | | | | | | | | |")
     for f in doc.get("failures", []):
         tail = [ln for ln in f["stderr_tail"].strip().splitlines() if ln.strip()]
         first = next((ln for ln in tail if "Fatal Python error" in ln or "Error" in ln),
@@ -124,16 +131,26 @@ def chart(doc: dict[str, Any], out: Path) -> Path:
     import matplotlib.pyplot as plt
 
     rows = list(reversed(doc["ranking"]))
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.5))
-    ys = range(len(rows))
-    gains = [r["gain"] for r in rows]
-    err = [[r["gain"] - r["gain_ci"][0] for r in rows], [r["gain_ci"][1] - r["gain"] for r in rows]]
-    colors = ["C2" if r["arm"] == "all" else "C0" for r in rows]
-    bars = ax.barh(list(ys), gains, xerr=err, color=colors, capsize=3)
-    for bar, r in zip(bars, rows, strict=True):
-        if not r["significant"]:
-            bar.set_alpha(0.35)
-    ax.set_yticks(list(ys))
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(rows) + 1.6))
+    ys = list(range(len(rows)))
+    series = [("alone", "gain", "gain_ci", "significant", 0.0)]
+    if any(r.get("ceiling") for r in rows):
+        series = [("alone", "gain", "gain_ci", "significant", 0.2),
+                  ("at the ceiling", "loss", "loss_ci", "significant", -0.2)]
+    for k, (name, value, ci, sig, dy) in enumerate(series):
+        shown = [(y, r if k == 0 else r["ceiling"]) for y, r in zip(ys, rows, strict=True)
+                 if k == 0 or r.get("ceiling")]
+        vals = [s[value] for _, s in shown]
+        err = [[s[value] - s[ci][0] for _, s in shown], [s[ci][1] - s[value] for _, s in shown]]
+        colors = ["C2" if k == 0 and s.get("arm") == "all" else f"C{k}" for _, s in shown]
+        bars = ax.barh([y + dy for y, _ in shown], vals, xerr=err, color=colors, capsize=3,
+                       height=0.4 if len(series) > 1 else 0.8, label=name)
+        for bar, (_, s) in zip(bars, shown, strict=True):
+            if not s[sig]:
+                bar.set_alpha(0.35)
+    if len(series) > 1:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # off the bars
+    ax.set_yticks(ys)
     ax.set_yticklabels([_short_label(r) for r in rows], fontsize=8)
     ax.axvline(0, color="black", linewidth=0.8)
     n = doc["plan"]["workers"]
@@ -143,7 +160,7 @@ def chart(doc: dict[str, Any], out: Path) -> Path:
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
     tmp.replace(out)
     return out

@@ -1,10 +1,10 @@
 """Host side of the contention finder: run the probe in the variant's venv, schedule counterfactuals.
 
 Every probe run is its own process (the unit of replication, as in the bench). Arms ("none" =
-unmodified, one per candidate, "all" = every candidate at once) take turns in an order shuffled per
-repeat. A process that crashes or times out is recorded for its arm only; an arm that crashes
-twice is dropped; a candidate the probe refuses to make immortal is reported and dropped, and the
-other arms go on.
+unmodified, one per candidate, "all" = every candidate at once and, with three or more
+candidates, "all but X" for each) take turns in an order shuffled per repeat. A process that
+crashes or times out is recorded for its arm only; an arm that crashes twice is dropped; a
+candidate the probe refuses to make immortal is reported and dropped, and the other arms go on.
 """
 
 from __future__ import annotations
@@ -124,6 +124,11 @@ def make_arms(candidates: Sequence[dict[str, Any]], limit: int) -> tuple[list[Ar
     if len(chosen) > 1:
         arms.append(Arm(analysis.ALL, [c["locator"] for c in chosen],
                         {"label": "everything at once", "type": "", "repr": f"{len(chosen)} objects"}))
+    if len(chosen) > 2:  # with two candidates, "all but one" is the other one's own arm
+        for i, c in enumerate(chosen, 1):
+            arms.append(Arm(f"{analysis.ALL_BUT}c{i}", [o["locator"] for o in chosen if o is not c],
+                            {"label": f"everything but {c['locator']}", "type": "",
+                             "repr": f"{len(chosen) - 1} objects"}))
     return arms, left_out
 
 
@@ -142,7 +147,7 @@ def measure(python: Path, kernel: Kernel, arms: list[Arm], *, iterations: int, w
                 continue
             spec = {"mode": "measure", "setup": kernel.setup, "kernel": kernel.kernel, "size": kernel.size,
                     "iterations": iterations, "workers": counts, "immortalize": arm.locators,
-                    "skip_refused": arm.name == analysis.ALL}
+                    "skip_refused": analysis.is_set_arm(arm.name)}
             out = run_probe(python, spec, timeout)
             on_done()
             refused = out.first("refused")
