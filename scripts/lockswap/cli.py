@@ -11,7 +11,7 @@ import argparse
 import time
 from collections.abc import Sequence
 
-from . import buildbench, errors, log, manifest, paths, pipeline, report, request, testcli
+from . import buildbench, errors, log, manifest, paths, pipeline, proc, report, request, testcli
 from .bench import command as bench_command
 from .commands import Command
 from .contention import command as contention_command
@@ -99,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     paths.forget_commits()
     try:
-        code = int(args.func(args))
+        with proc.sigterm_interrupts():
+            code = int(args.func(args))
     except LockswapError as exc:
         log.info(f"\nlockswap: error: {exc}")
         return exc.exit_code

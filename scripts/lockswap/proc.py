@@ -3,16 +3,22 @@
 A command that writes to a log file is a long step (a CPython or NumPy build, a pip install): while
 it runs, a progress line is printed every :data:`HEARTBEAT_SECONDS` with the elapsed time, the
 last progress line of the log (e.g. ninja's ``[123/456] Compiling ...``) and the log's path.
+Such a command runs in its own process group: Ctrl-C, SIGTERM (see :func:`sigterm_interrupts`)
+or a timeout stops all of it (pip, meson, ninja, the compilers), so nothing writes into the cache
+after lockswap has returned.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
+import signal
 import subprocess
+import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from . import log
@@ -66,8 +72,7 @@ def _wait(p: subprocess.Popen[str], args: list[str], log_file: Path, timeout: fl
     while True:
         elapsed = time.monotonic() - start
         if timeout is not None and elapsed >= timeout:
-            p.kill()
-            p.wait()
+            _stop(p, grace=0)
             raise CommandError(f"command timed out after {timeout} s: {shlex.join(args)}", hint)
         step = heartbeat if timeout is None else min(heartbeat, timeout - elapsed)
         try:
@@ -120,7 +125,7 @@ def run(
                 fh.write(f"\n$ {shlex.join(args)}\n")
                 fh.flush()
                 p = subprocess.Popen(args, cwd=cwd, env=full_env, stdout=fh, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, text=True)
+                                     stdin=subprocess.DEVNULL, text=True, start_new_session=_POSIX)
                 try:
                     code = _wait(p, args, log_file, timeout, heartbeat or HEARTBEAT_SECONDS, hint)
                 except BaseException:
@@ -158,12 +163,45 @@ def run(
     return subprocess.CompletedProcess(args, code, output, "")
 
 
-def _stop(p: subprocess.Popen[str]) -> None:
-    """End ``p`` (and let it clean up) so it writes nothing after we return."""
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+_POSIX = sys.platform != "win32"
+
+
+def _signal_group(p: subprocess.Popen[str], sig: int) -> None:
+    try:
+        if _POSIX:
+            os.killpg(p.pid, sig)  # the child leads its own group: pip, meson, ninja and compilers
+        elif sig == signal.SIGTERM:
+            p.terminate()
+        else:
             p.kill()
-            p.wait()
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _stop(p: subprocess.Popen[str], grace: float = 10) -> None:
+    """End ``p`` and everything it started (they may clean up for ``grace`` s) so nothing writes after
+    we return."""
+    if p.poll() is None and grace > 0:
+        _signal_group(p, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(timeout=grace)
+    _signal_group(p, signal.SIGKILL if _POSIX else signal.SIGTERM)  # stragglers of the group too
+    p.wait()
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a killed nox session, a CI cancel, ``kill``) stops lockswap like Ctrl-C does: staged
+    cache entries are removed, child process groups stopped, bench results kept."""
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)

@@ -8,17 +8,15 @@ A run with failed cells completes, keeps them under ``failures`` and exits 1.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import signal
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import log, paths
+from .. import log, paths, proc
 from ..errors import ConfigError
 from . import answer, environment, estimate, journal, resume, runner, schema
 
@@ -84,23 +82,6 @@ class Recorder:
         paths.atomic_write_text(self.out, schema.dumps(doc))
         self.saved = time.monotonic()
         return doc
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM (a killed nox session, a CI cancel) stops the run like Ctrl-C: results kept."""
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        old = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 def _probe(targets: Sequence[runner.Target], allow_gil: bool) -> tuple[dict[str, dict[str, Any]], float]:
@@ -190,7 +171,7 @@ def _measure(rec: Recorder, plan: runner.Plan, targets: list[runner.Target],
              allow_gil: bool, report: bool) -> int:
     out = rec.out
     try:
-        with _sigterm_interrupts():
+        with proc.sigterm_interrupts():
             if calibrated is None:
                 n_keys = len({(c.workload.name, c.size) for c in runner.cells_of(plan)})
                 with log.step(f"calibrate {n_keys} workload sizes on {targets[0].label}"):
