@@ -18,7 +18,7 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def test_registry_has_the_four_workloads_with_flop_counts():
-    assert list(workloads.REGISTRY) == ["issue27786", "add", "scalar", "mix", "keys40"]
+    assert list(workloads.REGISTRY) == ["issue27786", "add", "npadd", "scalar", "mix", "keys40"]
     assert workloads.get("issue27786").flops_per_call(1000) == 2000  # as counted in NumPy issue 27786
     assert workloads.get("add").flops_per_call(10) == 10
     assert workloads.get("scalar").sizes((10, 100)) == (1,)
@@ -51,6 +51,7 @@ def test_default_quick_and_full_plans(monkeypatch):
     assert len(runner.cells_of(plan)) == (2 + 2 + 1) * 2
     quick = command.make_plan(parse("--quick"))
     assert quick.workers == (1, 2, 4) and quick.sizes == (10, 1000) and quick.repeats == 4
+    assert "npadd" not in {w.name for w in quick.workloads}
     cells = runner.cells_of(quick)
     # issue27786 and add: 2 sizes; scalar, mix and keys40: their fixed size
     assert len(cells) == (2 + 2 + 1 + 1 + 1) * 2 * 3

@@ -49,7 +49,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variants", help="comma-separated; VARIANT@NUMPY measures another NumPy version in the "
                    "same run, e.g. baseline,rwlock,baseline@2.2.6 (default: every variant of --numpy)")
     p.add_argument("--workloads", help=f"comma-separated from {', '.join(workloads.REGISTRY)} (default: "
-                   f"{','.join(DEFAULT_WORKLOADS)}; --quick/--full: all)")
+                   f"{','.join(DEFAULT_WORKLOADS)}; --quick: all but npadd; --full: all)")
     p.add_argument("--sizes", help=f"array sizes in elements (default: {','.join(map(str, DEFAULT_SIZES))}; "
                    f"--full: {','.join(map(str, FULL_SIZES))})")
     p.add_argument("--workers", help="worker counts (default: powers of two up to the cores, and the cores; "
@@ -100,7 +100,7 @@ def make_plan(args: argparse.Namespace) -> runner.Plan:
     timeout = getattr(args, "timeout", None)
     if timeout is not None and timeout <= 0:
         raise ConfigError("--timeout must be positive", "e.g. --timeout 120 (seconds)")
-    names = args.workloads or (None if quick or full else ",".join(DEFAULT_WORKLOADS))
+    names = args.workloads or (None if full else ",".join(workloads.QUICK if quick else DEFAULT_WORKLOADS))
     return runner.Plan(
         workloads=workloads.select(names),
         sizes=_ints(args.sizes, "sizes") if args.sizes else sizes,

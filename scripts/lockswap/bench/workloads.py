@@ -7,10 +7,11 @@ iteration index). The worker script (``worker.py``, run inside each variant's ve
 runner copies the text and the FLOP count into the results JSON, so the report needs neither NumPy
 nor this module, and the report and the worker always agree on what was measured.
 
-Kernels call ufuncs bound to locals in ``setup`` (``add = np.add``), as a hot loop would: on
-free-threaded CPython 3.13 (no specialising interpreter) ``np.add`` in the loop looks ``np`` up and
-increfs the shared ``numpy`` module object on every call, and that refcount's cache line alone
-holds every lock variant at t1/t2 of about 0.5 on two threads, hiding the dispatch lock entirely.
+Kernels call ufuncs bound to locals in ``setup`` (``add = np.add``), as a hot loop would; ``npadd``
+is the same call written the idiomatic way, ``np.add(...)`` in the loop, to measure what that costs.
+(It is not the ``numpy`` module's refcount: CPython 3.13t makes modules immortal when the first
+thread starts, gh-117783. ``lockswap contention`` finds the same two shared-written objects either
+way, the ``add`` ufunc and the default errstate capsule; docs/measurements.md has the numbers.)
 """
 
 from __future__ import annotations
@@ -109,6 +110,14 @@ REGISTRY: dict[str, Workload] = {
             flops="n",
         ),
         Workload(
+            "npadd",
+            "the `add` call written the idiomatic way, `np.add(a, b, out=c)` looked up in the loop "
+            "(float64; only with `--workloads npadd` or --full)",
+            setup="a = np.ones(n); b = np.ones(n); c = np.empty(n)",
+            kernel="np.add(a, b, out=c)",
+            flops="n",
+        ),
+        Workload(
             "scalar",
             "ufuncs on NumPy float64 scalars: add, multiply, subtract, true_divide, bound to locals "
             "(size does not apply)",
@@ -145,6 +154,9 @@ REGISTRY: dict[str, Workload] = {
     )
 }
 
+
+# --quick: every workload but npadd (the same dispatch path as add, only a different way to call it)
+QUICK = tuple(name for name in REGISTRY if name != "npadd")
 
 EXTRA_ENV = "LOCKSWAP_BENCH_WORKLOADS"
 
