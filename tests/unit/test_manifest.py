@@ -133,3 +133,33 @@ def test_upstream_pythons_default_to_the_buildable_ones_and_are_checked(tmp_path
         with pytest.raises(ConfigError, match="upstream_pythons"):
             manifest.load(write(tmp_path, text.replace('upstream_pythons = ["3.14t"]',
                                                        f"upstream_pythons = {bad}")))
+
+
+def test_before_after_manifest_is_read_back_with_the_old_patch(tmp_path):
+    """numpy_extra/before_after.py writes a manifest; lockswap's loader must take it as is."""
+    import shutil
+    import subprocess
+    import sys
+
+    repo = tmp_path / "repo"
+    shutil.copytree(Path(manifest.paths.PATCHES), repo / "patches")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "before"], check=True)
+    rel = manifest.load().patch_for("rwlock", "2.1.3").relative_to(manifest.paths.PATCHES)
+    changed = repo / "patches" / rel
+    old = changed.read_text()
+    changed.write_text(old.replace("\n", "\n# a change after REF\n", 1))
+    script = Path(manifest.paths.PATCHES).parent / "scripts" / "lockswap" / "numpy_extra" / "before_after.py"
+    out = subprocess.run([sys.executable, str(script), "HEAD", str(tmp_path / "out"), "rwlock", "tls",
+                          "--repo", str(repo)], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "NumPy 2.1.3: --variants baseline,rwlock,rwlockbefore"  # tls is unchanged
+    got = manifest.load(tmp_path / "out" / "manifest.toml")
+    assert "rwlockbefore" in got.variants_for("2.1.3") and "rwlockbefore" not in got.variants_for("2.5.5")
+    before = got.patch_for("rwlockbefore", "2.1.3")
+    assert before is not None and before.read_text().startswith(old.split("Variant:")[0])
+    assert "Variant: rwlockbefore" in before.read_text() and "# a change after REF" not in before.read_text()
+    assert got.patch_for("rwlock", "2.1.3") == changed  # the current patch, by absolute path
+    assert got.variants_for("2.1.3")[:len(manifest.load().variants_for("2.1.3"))] == \
+        manifest.load().variants_for("2.1.3")

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """A manifest that puts an older revision's patches next to the current ones, for a before/after bench.
 
-    python3 scripts/lockswap/numpy_extra/before_after.py REF OUT_DIR [VARIANT ...]
+    python3 scripts/lockswap/numpy_extra/before_after.py REF OUT_DIR [VARIANT ...] [--repo DIR]
 
-For every patched VARIANT (default: rwlock mutex dict immortal) and NumPy version whose patch differs
+For every patched VARIANT (default: every variant of the manifest) and NumPy version whose patch differs
 between git REF and the working tree, writes REF's patch as variant ``<variant>before`` into OUT_DIR,
 and OUT_DIR/manifest.toml = the current manifest (absolute patch paths) plus those variants. Then:
 
@@ -29,12 +29,18 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def main(argv: list[str]) -> int:
+    argv = list(argv)
+    repo = REPO  # --repo: another checkout of lockswap (the tests use a scratch repository)
+    if "--repo" in argv:
+        at = argv.index("--repo")
+        repo = Path(argv[at + 1]).resolve()
+        del argv[at:at + 2]
     if len(argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
     ref, out = argv[1], Path(argv[2]).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    manifest = (REPO / "patches" / "manifest.toml").read_text()
+    manifest = (repo / "patches" / "manifest.toml").read_text()
     variants = tomllib.loads(manifest)["variants"]
     wanted = argv[3:] or list(variants)  # default: every variant whose patch changed since REF
     extra: list[str] = []
@@ -42,9 +48,9 @@ def main(argv: list[str]) -> int:
     for name in wanted:
         patches = {}
         for version, rel in variants[name].get("patches", {}).items():
-            old = subprocess.run(["git", "-C", str(REPO), "show", f"{ref}:patches/{rel}"],
+            old = subprocess.run(["git", "-C", str(repo), "show", f"{ref}:patches/{rel}"],
                                  capture_output=True, text=True, check=False)
-            if old.returncode != 0 or old.stdout == (REPO / "patches" / rel).read_text():
+            if old.returncode != 0 or old.stdout == (repo / "patches" / rel).read_text():
                 continue
             path = out / f"{name}before-{version}.patch"
             path.write_text(re.sub(r"(?m)^Variant: .*$", f"Variant: {name}before", old.stdout, count=1))
@@ -54,7 +60,7 @@ def main(argv: list[str]) -> int:
             table = ", ".join(f'"{v}" = "{p}"' for v, p in patches.items())
             extra.append(f'[variants.{name}before]\ndescription = "{name} as of {ref}"\n'
                          f'origin = "lockswap"\npatches = {{ {table} }}\n')
-    text = re.sub(r'"(\d[^"]*/[^"]+\.patch)"', lambda m: f'"{REPO / "patches" / m.group(1)}"', manifest)
+    text = re.sub(r'"(\d[^"]*/[^"]+\.patch)"', lambda m: f'"{repo / "patches" / m.group(1)}"', manifest)
     (out / "manifest.toml").write_text(text.replace("\n[ci]", "\n" + "\n".join(extra) + "\n[ci]", 1))
     for version, pairs in sorted(added.items()):
         print(f"NumPy {version}: --variants baseline,{','.join(pairs)}")
