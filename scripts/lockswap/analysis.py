@@ -14,7 +14,7 @@ from .manifest import BASELINE
 from .results import Inputs, Key, Pool, TestVerdict, pool
 
 # The headline cell of a machine: the tightest dispatch-bound loop that was measured with threads.
-HEADLINE_WORKLOADS = ("add", "issue27786", "scalar", "manykeys", "mix")
+HEADLINE_WORKLOADS = ("add", "npadd", "issue27786", "scalar", "keys40", "mix")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from . import log, paths, proc, tomlfile, toolchain, venvs, wheels
+from . import interpreter, log, paths, proc, tomlfile, toolchain, venvs, wheels
 from . import sanitizer as san
 from .errors import BuildError
 from .interpreter import Interpreter
@@ -163,14 +163,17 @@ def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Pat
     return built[0]
 
 
-def verify(wheel: Path, interp: Interpreter, logf: Path) -> dict[str, object]:
-    """Install ``wheel`` in a fresh venv: it must import, keep the GIL off, and match the tag."""
+def verify(wheel: Path, interp: Interpreter, logf: Path, installer: Interpreter | None = None
+           ) -> dict[str, object]:
+    """Install ``wheel`` in a fresh venv: it must import, keep the GIL off, and match the tag.
+
+    ``installer``: see :func:`lockswap.venvs.ensure` (instrumented interpreters)."""
     if interp.abi_tag not in wheels.abi_tags(wheel):
         raise BuildError(f"{wheel.name} is not tagged {interp.abi_tag}", "build with a free-threaded Python")
     venv = paths.cache_dir("venvs") / f"verify-{os.getpid()}"
     try:
         python = venvs.ensure(interp, venv, [wheel], fresh=True, pip_args=["--no-deps", "--no-index"],
-                              log_file=logf)
+                              log_file=logf, installer=installer)
         got = proc.run([python, "-c", _VERIFY], cwd=venv, check=False, timeout=300, echo=False,
                        unset=("PYTHON_GIL",))
     finally:
@@ -208,7 +211,7 @@ def build(patched: PatchedTree, interp: Interpreter, sanitizer: str | None = Non
             wheel = wheels.relabel(raw, version, staging)
             shutil.rmtree(staging / "raw")
             with log.step(f"check {wheel.name} in a fresh venv"):
-                info = verify(wheel, interp, logf)
+                info = verify(wheel, interp, logf, interpreter.installer_for(interp, sanitizer))
                 log.info(f"imports from {info['file']}; GIL stays disabled")
             (staging / "wheel.json").write_text(json.dumps(
                 {"variant": patched.variant, "numpy_version": src.version, "version": version,

@@ -201,3 +201,19 @@ def find(
 
     minor = want[:-1] if want else None
     return require_free_threaded(inspect(cpython.build(cpython_source, minor)))
+
+
+def installer_for(interp: Interpreter, sanitizer: str | None) -> Interpreter | None:
+    """Who runs pip for ``interp``'s venvs: for an instrumented interpreter, the ordinary
+    free-threaded one of the same version (found or built once; pip under TSan takes minutes per
+    venv), else None (the venv's own pip). None also when that one has no pip."""
+    if not sanitizer:
+        return None
+    plain = find(want=interp.short)
+    if plain.abi_tag != interp.abi_tag:
+        return None
+    got = proc.run([plain.path, "-m", "pip", "--version"], check=False, echo=False, timeout=120)
+    if got.returncode != 0:
+        log.info(f"{plain.path} has no pip: the instrumented interpreter installs its own venvs (slow)")
+        return None
+    return plain

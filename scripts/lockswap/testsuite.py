@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import log, paths, proc, sanitizer, tsan_run, venvs
+from . import interpreter, log, paths, proc, sanitizer, tsan_run, venvs
 from .build import Wheel
 from .errors import CommandError, ConfigError
 from .interpreter import Interpreter
@@ -155,7 +155,8 @@ def run(interp: Interpreter, wheel: Wheel, opts: TestOptions) -> TestResult:
     venv = paths.cache_dir("venvs") / f"test-{paths.content_key(wheel.key, reqs)}"
     logf = paths.cache_dir("logs") / f"test-venv-{wheel.key}.log"
     with log.step(f"test environment for {wheel.path.name}"):
-        python = venvs.ensure(interp, venv, [wheel.path, *reqs], log_file=logf)
+        python = venvs.ensure(interp, venv, [wheel.path, *reqs], log_file=logf,
+                              installer=interpreter.installer_for(interp, opts.sanitizer))
     numpy_dir = _numpy_dir(python)
     stem = result_stem(wheel.numpy_version, interp.short, wheel.variant, opts.suite, opts.sanitizer)
     out = paths.results_dir()

@@ -240,3 +240,15 @@ def test_plot_legends_sit_outside_the_axes(tmp_path, monkeypatch):
         (legend,) = fig.legends
         right_of_axes = max(ax.get_position().x1 for ax in fig.axes) * fig.bbox.width
         assert legend.get_bbox_to_anchor().x0 >= right_of_axes - 1
+
+
+def test_headline_prefers_the_tightest_dispatch_bound_workload_measured():
+    from lockswap import analysis
+    from lockswap.results import Key
+
+    def keys(*names: str) -> list[Key]:
+        return [Key("m", "2.1.3", "baseline", w, 16, "threads", 2) for w in names]
+
+    assert analysis._headline(keys("mix", "keys40")) == ("keys40", 16)  # a run of keys40 alone has one
+    assert analysis._headline(keys("npadd", "add", "scalar")) == ("add", 16)
+    assert analysis._headline(keys("npadd", "issue27786")) == ("npadd", 16)

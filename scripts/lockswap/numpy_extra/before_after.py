@@ -11,6 +11,12 @@ and OUT_DIR/manifest.toml = the current manifest (absolute patch paths) plus tho
         --variants baseline,rwlock,rwlockbefore,... --workloads add,scalar
 
 measures before and after in one interleaved run. Prints the variants it added, per NumPy version.
+
+    python3 scripts/lockswap/numpy_extra/before_after.py table results/bench-*.json
+
+prints the after/before table of such runs: for every ``<variant>before`` measured next to
+``<variant>``, per workload and size, single-thread ns/call and t1/tN after / before (ratio of
+medians over processes, bootstrap 95% CI, Mann-Whitney p Holm-adjusted across the table).
 """
 
 from __future__ import annotations
@@ -28,8 +34,48 @@ else:  # pragma: no cover
 REPO = Path(__file__).resolve().parents[3]
 
 
+def after_before_table(files: list[Path]) -> str:
+    """Markdown: each variant after vs before (its ``<variant>before`` of the same NumPy), per cell."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from dataclasses import replace
+
+    from lockswap import results, scaling
+    from lockswap.bench import stats
+
+    p = results.pool(results.read(files).runs)
+    family = stats.Family()
+    rows = []
+    for key in sorted(p.processes, key=lambda k: (k.numpy, k.variant, k.workload, k.size, k.workers)):
+        before = replace(key, variant=f"{key.variant}before")
+        if key.workers == 1 or before not in p.processes:
+            continue
+        ns = (scaling.ns_per_call(p, key), scaling.ns_per_call(p, before))
+        eff = (scaling.efficiencies(p, key), scaling.efficiencies(p, before))
+        i_ns, i_eff = family.compare(*ns, key=(key, "ns")), family.compare(*eff, key=(key, "eff"))
+        rows.append((key, ns, i_ns, eff, i_eff))
+    family.adjust()
+
+    def cell(values: tuple[list[float], list[float]], index: int, digits: int) -> str:
+        r = family.ratios[index]
+        mark = "**" if family.significant(index) else ""
+        return (f"{stats.median(values[1]):.{digits}f} -> {stats.median(values[0]):.{digits}f} | "
+                f"{mark}{r.ratio:.3f} [{r.low:.3f}, {r.high:.3f}]{mark} p={family.p_adjusted(index):.3f}")
+
+    out = ["| NumPy | variant | workload | N | processes | 1 thread ns/call before -> after | after / before "
+           "[95% CI] p (Holm) | t1/tN before -> after | after / before [95% CI] p (Holm) |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for key, ns, i_ns, eff, i_eff in rows:
+        out.append(f"| {key.numpy} | {key.variant} | {key.workload} n={key.size} | {key.workers} | "
+                   f"{len(eff[0])}/{len(eff[1])} | {cell(ns, i_ns, 0)} | {cell(eff, i_eff, 3)} |")
+    return "\n".join(out) + (f"\n\nHolm across the {len(family.ratios)} comparisons of this table; "
+                             "bold: adjusted p < 0.05.\n")
+
+
 def main(argv: list[str]) -> int:
     argv = list(argv)
+    if len(argv) > 2 and argv[1] == "table":
+        print(after_before_table([Path(f) for f in argv[2:]]), end="")
+        return 0
     repo = REPO  # --repo: another checkout of lockswap (the tests use a scratch repository)
     if "--repo" in argv:
         at = argv.index("--repo")
