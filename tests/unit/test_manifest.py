@@ -163,3 +163,27 @@ def test_before_after_manifest_is_read_back_with_the_old_patch(tmp_path):
     assert got.patch_for("rwlock", "2.1.3") == changed  # the current patch, by absolute path
     assert got.variants_for("2.1.3")[:len(manifest.load().variants_for("2.1.3"))] == \
         manifest.load().variants_for("2.1.3")
+
+
+def test_before_after_table_pairs_each_variant_with_its_before_run(tmp_path):
+    """``before_after.py table`` reads bench results (schema 3) and compares <v> with <v>before."""
+    import json
+    import subprocess
+    import sys
+
+    repo = Path(manifest.paths.PATCHES).parent
+    doc = json.loads((repo / "tests" / "fixtures" / "bench" / "results-v3.json").read_text())
+    doc["variants"]["rwlockbefore"] = {**doc["variants"].pop("baseline"), "variant": "rwlockbefore",
+                                       "label": "rwlockbefore"}
+    for m in doc["measurements"]:
+        if m["variant"] == "baseline":
+            m["variant"] = m["target"] = "rwlockbefore"
+    path = tmp_path / "bench-ba.json"
+    path.write_text(json.dumps(doc))
+    script = repo / "scripts" / "lockswap" / "numpy_extra" / "before_after.py"
+    out = subprocess.run([sys.executable, str(script), "table", str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    rows = [line.split(" | ")[2:4] for line in out.splitlines() if line.startswith("| 2.1.3 | rwlock | ")]
+    assert sorted(rows) == sorted([f"{w} n=100 {mode}", n] for w in ("add", "issue27786")
+                                  for mode in ("threads", "processes") for n in ("2", "4"))
+    assert "Holm across the 16 comparisons" in out

@@ -45,7 +45,8 @@ def after_before_table(files: list[Path]) -> str:
     p = results.pool(results.read(files).runs)
     family = stats.Family()
     rows = []
-    for key in sorted(p.processes, key=lambda k: (k.numpy, k.variant, k.workload, k.size, k.workers)):
+    for key in sorted(p.processes, key=lambda k: (k.machine, k.numpy, k.variant, k.workload, k.size,
+                                                  k.mode, k.workers)):
         before = replace(key, variant=f"{key.variant}before")
         if key.workers == 1 or before not in p.processes:
             continue
@@ -61,12 +62,16 @@ def after_before_table(files: list[Path]) -> str:
         return (f"{stats.median(values[1]):.{digits}f} -> {stats.median(values[0]):.{digits}f} | "
                 f"{mark}{r.ratio:.3f} [{r.low:.3f}, {r.high:.3f}]{mark} p={family.p_adjusted(index):.3f}")
 
-    out = ["| NumPy | variant | workload | N | processes | 1 thread ns/call before -> after | after / before "
-           "[95% CI] p (Holm) | t1/tN before -> after | after / before [95% CI] p (Holm) |",
-           "|---|---|---|---|---|---|---|---|---|"]
+    machines = sorted({key.machine for key, *_ in rows})
+    where = (lambda key: f"{key.machine} | ") if len(machines) > 1 else (lambda key: "")
+    out = [f"| {'machine | ' if len(machines) > 1 else ''}NumPy | variant | workload | N | processes | "
+           "1 thread ns/call before -> after | after / before [95% CI] p (Holm) | t1/tN before -> after | "
+           "after / before [95% CI] p (Holm) |",
+           "|---" * (9 + (len(machines) > 1)) + "|"]
     for key, ns, i_ns, eff, i_eff in rows:
-        out.append(f"| {key.numpy} | {key.variant} | {key.workload} n={key.size} | {key.workers} | "
-                   f"{len(eff[0])}/{len(eff[1])} | {cell(ns, i_ns, 0)} | {cell(eff, i_eff, 3)} |")
+        out.append(f"| {where(key)}{key.numpy} | {key.variant} | {key.workload} n={key.size} {key.mode} | "
+                   f"{key.workers} | {len(eff[0])}/{len(eff[1])} | {cell(ns, i_ns, 0)} | "
+                   f"{cell(eff, i_eff, 3)} |")
     return "\n".join(out) + (f"\n\nHolm across the {len(family.ratios)} comparisons of this table; "
                              "bold: adjusted p < 0.05.\n")
 
