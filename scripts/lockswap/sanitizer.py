@@ -225,6 +225,32 @@ def write_marker(s: Sanitizer | str | None, staged: Path, version: str) -> None:
 QUIET = "report_bugs=0:exitcode=0"
 
 
+# --suite stress under a sanitizer: every process runs 5-15 times slower, so the adversarial cases
+# run smaller (the same code paths, fewer repetitions) and the per-case watchdog waits longer. Each
+# name is read by numpy_extra/stress_cases.py or test_lockswap_stress.py; the baseline run under
+# the same sanitizer uses the same sizes, so "new races versus baseline" compares like with like.
+STRESS_ENV = {THREAD: {
+    "LOCKSWAP_STRESS_THREADS": "4",  # racing threads per case (8 without a sanitizer; 2 cores here)
+    "LOCKSWAP_STRESS_ROUNDS": "30",  # create/call/drop rounds of user ufuncs (150)
+    "LOCKSWAP_STRESS_CHURN": "300",  # short-lived threads in thread_churn (3000)
+    "LOCKSWAP_STRESS_WATCHDOG": "1800",  # seconds before a case counts as hung (300)
+}}
+
+
+TIMEOUT_FACTOR = {THREAD: 4}  # per-test pytest timeout under the sanitizer: --timeout times this
+
+
+def timeout_factor(s: Sanitizer | str | None) -> int:
+    n = _name(s)
+    return TIMEOUT_FACTOR[n] if n else 1
+
+
+def stress_env(s: Sanitizer | str | None) -> dict[str, str]:
+    """Environment of a ``--suite stress`` run under ``s`` (empty without a sanitizer)."""
+    n = _name(s)
+    return dict(STRESS_ENV[n]) if n else {}
+
+
 def quiet_env(s: Sanitizer | str | None) -> dict[str, str]:
     """For helper processes of an instrumented interpreter (pip, venv, import checks): no reports,
     and pip does not byte-compile what it installs (slow under TSan; imports compile lazily)."""

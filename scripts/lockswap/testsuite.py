@@ -135,14 +135,19 @@ def _pytest_args(opts: TestOptions, targets: list[str], junit: Path, rootdir: Pa
     # venv (without it pytest drops the file part of installed tests and distinct tests collide)
     args = ["-p", "lockswap_pytest", "-p", "no:cacheprovider", "-q", "-rfE", "--tb=short",
             f"--rootdir={rootdir}",
-            f"--timeout={opts.timeout}", "--timeout-method=thread",
-            "-o", f"faulthandler_timeout={max(opts.timeout - 30, 30)}",
+            f"--timeout={per_test(opts)}", "--timeout-method=thread",
+            "-o", f"faulthandler_timeout={max(per_test(opts) - 30, 30)}",
             f"--junitxml={junit}", "--pyargs", *targets]
     if opts.suite == "full" and not opts.slow:
         args += ["-m", "not slow"]
     if opts.suite == "parallel":
         args += [f"--parallel-threads={opts.parallel_threads}"]
     return [*args, *opts.extra]
+
+
+def per_test(opts: TestOptions) -> int:
+    """pytest-timeout's limit per test: ``--timeout``, times the sanitizer's slowdown allowance."""
+    return opts.timeout * sanitizer.timeout_factor(opts.sanitizer)
 
 
 def run(interp: Interpreter, wheel: Wheel, opts: TestOptions) -> TestResult:
@@ -171,12 +176,13 @@ def run(interp: Interpreter, wheel: Wheel, opts: TestOptions) -> TestResult:
            "PYTHONFAULTHANDLER": "1"}
     if opts.sanitizer:  # every process of the run reports into results/<stem>.tsan/
         env.update(tsan_run.prepare(out, stem, interp.path))
+        env.update(sanitizer.stress_env(opts.sanitizer))
     start = time.perf_counter()
     crashed, got = "", None
     with tempfile.TemporaryDirectory(prefix="lockswap-tests-") as cwd, \
             log.step(f"NumPy {wheel.numpy_version} [{wheel.variant}] suite {opts.suite}"):
         try:
-            got = proc.run(cmd, cwd=Path(cwd), env=env, check=False, timeout=opts.timeout * 20 + 600,
+            got = proc.run(cmd, cwd=Path(cwd), env=env, check=False, timeout=per_test(opts) * 20 + 600,
                            log_file=out / f"{stem}.log", unset=("PYTHON_GIL",))
         except CommandError as exc:  # the outer timeout: the plugin never got to write
             crashed = exc.message

@@ -210,3 +210,18 @@ def test_results_of_tsan_runs_have_their_own_files():
         "test-2.1.3-3.13t-rwlock-quick-tsan"
     assert "sanitizer" not in testsuite.TestOptions().to_json()
     assert testsuite.TestOptions(sanitizer="thread").to_json()["sanitizer"] == "thread"
+
+
+def test_stress_runs_under_tsan_are_smaller_and_wait_longer(tmp_path):
+    plain = testsuite.TestOptions(suite="stress")
+    tsan = testsuite.TestOptions(suite="stress", sanitizer="thread")
+    assert testsuite.per_test(plain) == 900 and testsuite.per_test(tsan) == 900 * 4
+    args = testsuite._pytest_args(tsan, ["x"], tmp_path / "j.xml", tmp_path)
+    assert "--timeout=3600" in args
+    env = sanitizer.stress_env("thread")
+    assert sanitizer.stress_env(None) == {}
+    # every knob is read by the stress files, so none is set for nothing
+    extra = (REPO / "scripts" / "lockswap" / "numpy_extra")
+    text = "".join(p.read_text() for p in extra.glob("*stress*.py"))
+    assert env and all(name in text for name in env), [n for n in env if n not in text]
+    assert float(env["LOCKSWAP_STRESS_WATCHDOG"]) > 300

@@ -17,7 +17,7 @@ import pytest
 
 SCRIPT = Path(__file__).with_name("stress_dispatch.py")
 THREADS = int(os.environ.get("LOCKSWAP_STRESS_THREADS", "8"))
-TIMEOUT = 300
+TIMEOUT = int(float(os.environ.get("LOCKSWAP_STRESS_WATCHDOG", "300")))  # longer under a sanitizer
 
 
 def stress(*extra: str) -> subprocess.CompletedProcess[str]:
