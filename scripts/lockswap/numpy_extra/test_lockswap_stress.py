@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,12 @@ def test_dispatch_cache_under_racing_threads():
     assert "stress_dispatch: PASS" in got.stdout
 
 
+# An interpreter built --with-thread-sanitizer: the self-test below checks the harness, not NumPy, and
+# costs minutes there, so it runs in ordinary builds only.
+INSTRUMENTED = "--with-thread-sanitizer" in (sysconfig.get_config_var("CONFIG_ARGS") or "")
+
+
+@pytest.mark.skipif(INSTRUMENTED, reason="harness self-test; runs without a sanitizer")
 @pytest.mark.parametrize("fault", ["--inject-mismatch"])
 def test_the_stress_test_can_fail(fault):
     """Self-test: a corrupted expectation must be reported (the check is not vacuous)."""
