@@ -43,7 +43,7 @@ TLS_TEST = Path(__file__).parent / "numpy_extra" / "test_lockswap_tls.py"
 OWN_TESTS = (str(STRESS_TEST), str(TLS_TEST))
 # --suite stress: the adversarial cases (numpy_extra/stress_cases.py), each in its own process
 STRESS_CASES = Path(__file__).parent / "numpy_extra" / "test_lockswap_stress_cases.py"
-KNOWN_UPSTREAM = Path(__file__).parent / "numpy_extra" / "known_upstream.json"
+KNOWN_UPSTREAM = tsan_run.KNOWN_UPSTREAM
 _COUNTED = ("passed", "failed", "skipped", "xfailed", "xpassed", "error")
 
 
@@ -217,7 +217,7 @@ def run(interp: Interpreter, wheel: Wheel, opts: TestOptions) -> TestResult:
 def new_failures(result: TestResult, baseline: TestResult) -> list[str]:
     """Failing tests baseline passes, then (under a sanitizer) ``race: ...`` for each new race."""
     new = sorted(set(result.failing) - set(baseline.failing))
-    return new + tsan_run.new_races(result.tsan, baseline.tsan)
+    return new + tsan_run.new_races(result.tsan, baseline.tsan, result.numpy_version)
 
 
 def table(rows: list[tuple[TestResult, list[str]]]) -> str:

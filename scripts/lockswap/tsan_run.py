@@ -6,13 +6,19 @@ inside the instrumented interpreter when it was built); every process of the run
 included, writes its reports to ``tsan.<pid>`` there (``log_path``), never into pytest's captured
 output. :func:`collect` parses them (:mod:`lockswap.tsan_report`) into the results JSON, and
 :func:`new_races` is the verdict: a race baseline's run under the same sanitizer did not report
-fails the variant like a new test failure; baseline's own races are listed, not hidden.
+fails the variant like a new test failure; baseline's own races are listed, not hidden. A race in
+NumPy's own code outside the dispatch cache that the NumPy version is known to have
+(``numpy_extra/known_upstream.json``, "races") is listed as known upstream and never counts as new:
+whether a baseline run hits such a race is a matter of timing.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +26,7 @@ from . import paths, sanitizer, tsan_report
 from .manifest import BASELINE
 
 LOG_NAME = "tsan"
+KNOWN_UPSTREAM = Path(__file__).parent / "numpy_extra" / "known_upstream.json"
 # halt_on_error=0: report and go on; exitcode=0: races never turn into a pytest crash (the verdict
 # comes from the parsed reports); history_size=4: fewer "[failed to restore the stack]" second
 # stacks, which would make signatures unstable; second_deadlock_stack=1: both stacks of a
@@ -79,11 +86,29 @@ def unparsed_message(tsan: dict[str, Any]) -> str:
             f"{first['file']}" + (f" and {len(bad) - 1} more" if len(bad) > 1 else ""))
 
 
-def new_races(result_tsan: dict[str, Any], baseline_tsan: dict[str, Any]) -> list[str]:
-    """``race: <signature>`` for each race the variant's run reported and baseline's did not."""
+@lru_cache(maxsize=1)
+def _known_races() -> dict[str, list[dict[str, Any]]]:
+    races: dict[str, list[dict[str, Any]]] = json.loads(KNOWN_UPSTREAM.read_text(encoding="utf-8")).get(
+        "races", {})
+    return races
+
+
+def known_upstream(race: Mapping[str, Any], numpy_version: str) -> str:
+    """``name: reason`` if ``race`` is a known race of this NumPy as released, else ""."""
+    frames = {f for stack in race.get("stacks") or () for f in stack}
+    for name, entries in _known_races().items():
+        for e in entries:
+            if fnmatch.fnmatch(numpy_version, e["numpy"]) and frames & set(e["frames"]):
+                return f"{name}: {e['reason']}"
+    return ""
+
+
+def new_races(result_tsan: dict[str, Any], baseline_tsan: dict[str, Any], numpy_version: str) -> list[str]:
+    """``race: <signature>`` for each race the variant's run reported and baseline's did not (known
+    upstream races of ``numpy_version`` excepted)."""
     if not result_tsan:
         return []
-    mine = result_tsan.get("races") or {}
+    mine = {k: r for k, r in (result_tsan.get("races") or {}).items() if not known_upstream(r, numpy_version)}
     base = baseline_tsan.get("races") or {} if baseline_tsan else {}
     return [f"race: {s}" for s in tsan_report.new_races(mine, base)]
 
@@ -100,7 +125,9 @@ def summary_lines(rows: Sequence[tuple[Any, list[str]]]) -> list[str]:
         out.append(f"- {r.variant}: {len(races)} distinct ThreadSanitizer report(s) "
                    f"({tsan.get('reports', 0)} in all, logs {tsan.get('log_dir')})")
         for race in races.values():
+            known = known_upstream(race, r.numpy_version)
             mark = ("NEW" if race["signature"] in fresh else
+                    f"known upstream, {known.split(':')[0]}" if known else
                     "baseline" if r.variant == BASELINE else "also in baseline")
             where = "NumPy code" if race.get("in_numpy") else "outside NumPy"
             out.append(f"  - [{mark}] {race['signature']} (x{race['count']}, {where})")
