@@ -196,7 +196,7 @@ def build(patched: PatchedTree, interp: Interpreter, sanitizer: str | None = Non
     ``+lockswap.<variant>.tsan`` and keyed apart: see :mod:`lockswap.sanitizer`.
     """
     src = patched.source
-    extra = san.meson_build_options(sanitizer, patched.tree)
+    extra = san.meson_build_options(sanitizer, patched.tree, interp.short)
     key = build_key(patched, interp, (*extra, *san.key_parts(sanitizer)))
     version = wheels.labelled_version(src.version, san.variant_label(patched.variant, sanitizer))
     store = paths.cache_root() / "wheels" / key

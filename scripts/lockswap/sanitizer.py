@@ -153,14 +153,28 @@ def _declared_options(tree: Path) -> set[str]:
     return names
 
 
-def meson_build_options(s: Sanitizer | str | None, tree: Path) -> tuple[str, ...]:
-    """meson-python ``-C`` options of an instrumented NumPy build (empty without a sanitizer)."""
+def _asserts_need_newer_python(tree: Path, python: str | None) -> bool:
+    """NumPy 2.5's asserts call ``PyMutex_IsLocked`` (public from CPython 3.14 on): with asserts
+    compiled in, as ``debugoptimized`` does, the module does not import on 3.13t (undefined symbol)."""
+    if not python or not python.startswith("3.13"):
+        return False
+    src = tree / "numpy" / "_core" / "src"
+    return any("PyMutex_IsLocked" in f.read_text(encoding="utf-8", errors="replace")
+               for f in src.rglob("*.c*")) if src.is_dir() else False
+
+
+def meson_build_options(s: Sanitizer | str | None, tree: Path, python: str | None = None) -> tuple[str, ...]:
+    """meson-python ``-C`` options of an instrumented NumPy build (empty without a sanitizer).
+
+    ``python`` (e.g. ``3.13t``): NumPy >= 2.5 on 3.13t gets ``-Db_ndebug=true`` (its asserts need
+    3.14's API; the ordinary release builds compile them out too), nothing else changes."""
     n = _name(s)
     if not n:
         return ()
     have = _declared_options(tree)
     optional = [a for a in NUMPY_OPTIONAL_ARGS[n] if a[2:].split("=")[0] in have]
-    return tuple(f"-Csetup-args={a}" for a in (*NUMPY_MESON_ARGS[n], *optional))
+    ndebug = ["-Db_ndebug=true"] if _asserts_need_newer_python(tree, python) else []
+    return tuple(f"-Csetup-args={a}" for a in (*NUMPY_MESON_ARGS[n], *optional, *ndebug))
 
 
 def numpy_build_env(s: Sanitizer | str | None) -> dict[str, str]:

@@ -225,3 +225,16 @@ def test_stress_runs_under_tsan_are_smaller_and_wait_longer(tmp_path):
     text = "".join(p.read_text() for p in extra.glob("*stress*.py"))
     assert env and all(name in text for name in env), [n for n in env if n not in text]
     assert float(env["LOCKSWAP_STRESS_WATCHDOG"]) > 300
+
+
+def test_numpy_whose_asserts_need_python_314_builds_without_asserts_on_313t(tmp_path):
+    """NumPy 2.5.5's npy_hashtable.c asserts PyMutex_IsLocked (3.14 API): a debugoptimized TSan
+    build on 3.13t failed to import (undefined symbol), so such trees get -Db_ndebug=true there."""
+    src = tmp_path / "numpy" / "_core" / "src" / "common"
+    src.mkdir(parents=True)
+    (src / "npy_hashtable.c").write_text("assert(PyMutex_IsLocked(&tb->mutex));\n")
+    assert "-Csetup-args=-Db_ndebug=true" in sanitizer.meson_build_options("thread", tmp_path, "3.13t")
+    assert "-Csetup-args=-Db_ndebug=true" not in sanitizer.meson_build_options("thread", tmp_path, "3.14t")
+    (src / "npy_hashtable.c").write_text("/* 2.1.3: PyMutex_Lock only */\n")
+    assert "-Csetup-args=-Db_ndebug=true" not in sanitizer.meson_build_options("thread", tmp_path, "3.13t")
+    assert sanitizer.meson_build_options(None, tmp_path, "3.13t") == ()
