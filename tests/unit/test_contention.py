@@ -176,7 +176,7 @@ def test_rank_pairs_each_candidate_with_its_all_but_arm():
     means = {"none": 0.5, "c1": 0.5, "c2": 0.5, "c3": 0.5, "all": 0.9,
              "all-but-c1": 0.6, "all-but-c2": 0.9, "all-but-c3": 0.9}
     rows = analysis.rank(_runs(means), info)
-    assert [r.arm for r in rows][0] == "c1" and rows[-1].arm == "all"  # all-but arms are not rows
+    assert rows[0].arm == "c1" and rows[-1].arm == "all"  # all-but arms are not rows
     by = {r.arm: r for r in rows}
     assert by["c1"].matters and not by["c2"].matters and not by["c3"].matters
 

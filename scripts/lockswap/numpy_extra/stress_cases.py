@@ -16,7 +16,6 @@ NumPy's lazy submodule attributes under concurrent first access.
 
 from __future__ import annotations
 
-import ctypes
 import faulthandler
 import gc
 import os
@@ -28,6 +27,7 @@ import typing
 import warnings
 
 import numpy as np
+from capi_promoter import ERRORS, add_promoter, dtype_class  # beside this file (run by path)
 
 # a case that has not finished after WATCHDOG seconds is a hang (generous: 2 shared cores under load)
 WATCHDOG = float(os.environ.get("LOCKSWAP_STRESS_WATCHDOG", "300"))
@@ -48,51 +48,6 @@ class CaseFailed(Exception):
 def check(cond: bool, what: str) -> None:
     if not cond:
         raise CaseFailed(what)
-
-
-# ---------------------------------------------------------------- promoters through the C API
-_KEEP: list[object] = []  # callbacks and capsules must outlive the ufuncs
-PROMOTER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
-                            ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p))
-ERRORS: list[str] = []
-
-
-def dtype_class(code: str) -> type:
-    return type(np.dtype(code))
-
-
-def _add_promoter_fn():
-    from numpy._core import _multiarray_umath as mu
-
-    get = ctypes.pythonapi.PyCapsule_GetPointer
-    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-    table = ctypes.cast(get(mu._UFUNC_API, None), ctypes.POINTER(ctypes.c_void_p))
-    # PyUFunc_AddPromoter is slot 44 of the ufunc C API (NumPy >= 2.0, numpy_api.py)
-    return ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.py_object, ctypes.py_object,
-                             ctypes.py_object)(table[44])
-
-
-def add_promoter(ufunc: np.ufunc, dtypes: tuple, body, result: str = "d") -> None:
-    """Register a promoter for ``dtypes`` on ``ufunc`` that promotes every operand to ``result``
-    and then runs ``body()`` (Python code, while NumPy is resolving that ufunc)."""
-    target = dtype_class(result)
-
-    def promoter(_ufunc, _op, _sig, new_op):
-        for i in range(ufunc.nargs):
-            ctypes.pythonapi.Py_IncRef(ctypes.py_object(target))
-            new_op[i] = id(target)
-        try:
-            body()
-        except BaseException as exc:
-            ERRORS.append(repr(exc))
-        return 0
-
-    cb = PROMOTER(promoter)
-    new = ctypes.pythonapi.PyCapsule_New
-    new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
-    capsule = new(ctypes.cast(cb, ctypes.c_void_p), b"numpy._ufunc_promoter", None)
-    _KEEP.extend((cb, capsule))
-    _add_promoter_fn()(ufunc, dtypes, capsule)
 
 
 def arr(code: str, n: int = 3) -> np.ndarray:
