@@ -35,7 +35,13 @@ def read_header(patch: Path) -> dict[str, str]:
     """The DEP-3 style header before the diff: ``Field: value`` lines, continuations indented."""
     fields: dict[str, str] = {}
     last = ""
-    for line in patch.read_text(encoding="utf-8").splitlines():
+    try:
+        text = patch.read_text(encoding="utf-8")
+    except OSError as exc:  # e.g. the manifest names a patch that was moved or deleted
+        raise PatchError(f"cannot read patch {patch}: {exc.strerror or exc}",
+                         "restore the file, or fix its path in the manifest (patches/manifest.toml "
+                         "or LOCKSWAP_MANIFEST)") from exc
+    for line in text.splitlines():
         if line.startswith(("diff --git", "--- ", "Index: ")):
             break
         if line.startswith(" ") and last:

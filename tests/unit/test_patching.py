@@ -84,6 +84,14 @@ def test_header_is_required(tmp_path):
         patching.read_header(p)
 
 
+def test_a_patch_that_vanished_is_one_actionable_error(tmp_path):
+    """A manifest loaded at the start of a run can name a patch deleted since (seen when a variant was
+    retired during a test-all run): one PatchError, not a traceback."""
+    with pytest.raises(PatchError, match=r"cannot read patch .*gone\.patch") as info:
+        patching.read_header(tmp_path / "gone.patch")
+    assert "manifest" in str(info.value.hint)
+
+
 def test_header_fields_and_continuations():
     fields = patching.read_header(FIXTURES / "good.patch")
     assert fields["Description"].endswith("It changes one line of the fixture tree.")
