@@ -11,7 +11,7 @@ from pathlib import Path
 import nox
 
 sys.path.insert(0, str(Path(__file__).parent / "scripts"))
-from lockswap import manifest
+from lockswap.base import manifest
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"

@@ -15,8 +15,8 @@ _SCRIPTS = str(Path(__file__).resolve().parents[1] / "scripts")
 if _SCRIPTS not in sys.path:
     sys.path.insert(0, _SCRIPTS)
 
-from lockswap import log  # noqa: E402
-from lockswap.errors import LockswapError  # noqa: E402
+from lockswap.base import log  # noqa: E402
+from lockswap.base.errors import LockswapError  # noqa: E402
 
 
 def entry(name: str, main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:

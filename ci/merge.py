@@ -24,8 +24,8 @@ from pathlib import Path
 from ci import entry
 from ci.job import JOB_MARKER
 from ci.matrix import Cell
-from lockswap import log, paths
-from lockswap.errors import ConfigError
+from lockswap.base import log, paths
+from lockswap.base.errors import ConfigError
 
 ARTIFACT_PREFIX = "results-"
 REPORT_ARTIFACT = "report"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lockswap.errors import ConfigError
+from lockswap.base.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import manifest
-from lockswap.bench import answer, journal, runner, workloads
+from lockswap.base import manifest
+from lockswap.bench import journal, runner, workloads
+from lockswap.report import answer
 
 REPO = Path(__file__).resolve().parents[2]
 NUMPY = "2.1.3"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lockswap import manifest
+from lockswap.base import manifest
 
 DEFAULT = manifest.load().default_numpy
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lockswap import cli, manifest
+from lockswap import cli
+from lockswap.base import manifest
 from lockswap.contention import render
 
 NUMPY = "2.1.3"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import manifest, sanitizer
+from lockswap.base import manifest
+from lockswap.interpreter import sanitizer
 
 pytestmark = [pytest.mark.tsan]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lockswap import manifest
+from lockswap.base import manifest
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "stress"
 NUMPY = "2.1.3"

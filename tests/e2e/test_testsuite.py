@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import manifest, testsuite
+from lockswap.base import manifest
+from lockswap.test import suite as testsuite
 
 M = manifest.load()
 DEFAULT = M.default_numpy

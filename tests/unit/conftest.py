@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from lockswap.manifest import default
+from lockswap.base.manifest import default
 
 
 @pytest.fixture(autouse=True)

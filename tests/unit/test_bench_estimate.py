@@ -8,7 +8,8 @@ from pathlib import Path
 from benchrun import argv, need_numpy, seconds
 
 from lockswap import cli
-from lockswap.bench import command, estimate, runner
+from lockswap.bench import estimate, runner
+from lockswap.commands import bench as command
 
 
 def test_estimate_is_within_a_factor_of_two_of_a_short_run(tmp_path, capsys):

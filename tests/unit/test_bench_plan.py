@@ -7,8 +7,9 @@ import sys
 import pytest
 
 from lockswap import cli
-from lockswap.bench import command, runner, workloads
-from lockswap.errors import ConfigError
+from lockswap.base.errors import ConfigError
+from lockswap.bench import process, runner, workloads
+from lockswap.commands import bench as command
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -103,7 +104,7 @@ def test_gil_enabled_worker_is_refused_unless_allowed():
 def test_worker_runs_every_workload_in_threads(tmp_path):
     """The standalone worker, in-process with whatever NumPy the test environment has."""
     pytest.importorskip("numpy")
-    sys.path.insert(0, str(runner.WORKER.parent))
+    sys.path.insert(0, str(process.WORKER.parent))
     try:
         import worker  # the standalone script, imported as a module
     finally:

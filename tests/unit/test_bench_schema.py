@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from lockswap.base.errors import ConfigError
 from lockswap.bench import schema
-from lockswap.errors import ConfigError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "bench"
 

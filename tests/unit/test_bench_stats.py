@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from lockswap.bench import stats
+from lockswap.base import stats
 
 
 def test_quantiles_match_numpy_linear():

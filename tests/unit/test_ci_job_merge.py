@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from ci import job, matrix, merge
-from lockswap import interpreter
-from lockswap.errors import ConfigError, InterpreterError
+from lockswap.base.errors import ConfigError, InterpreterError
+from lockswap.interpreter import find as interpreter
 
 
 def test_plan_is_build_test_bench_with_the_same_numpy():

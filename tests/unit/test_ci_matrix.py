@@ -9,8 +9,8 @@ from packaging.version import Version
 
 from ci import entry as ci_entry
 from ci import matrix, runners
-from lockswap import manifest
-from lockswap.errors import ConfigError
+from lockswap.base import manifest
+from lockswap.base.errors import ConfigError
 
 TOML = """
 schema = 1

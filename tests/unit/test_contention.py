@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lockswap.contention import analysis, candidates, command, probe, render, runner
-from lockswap.errors import ConfigError
+from lockswap.base.errors import ConfigError
+from lockswap.commands import contention as command
+from lockswap.contention import analysis, candidates, probe, render, runner
 
 np = pytest.importorskip("numpy")
 
@@ -101,7 +102,7 @@ def test_immortalize_refuses_once_another_thread_runs():
 # --- statistics and ranking -----------------------------------------------------------------------
 
 def test_contention_ranks_with_the_bench_statistics():  # one bootstrap and one Holm rule for all reports
-    from lockswap.bench import stats
+    from lockswap.base import stats
 
     xs = [0.80, 0.82, 0.85, 0.86, 0.87, 0.90]
     ci = stats.bootstrap_median(xs, resamples=analysis.BOOTSTRAP)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import cpython
-from lockswap.errors import FetchError
+from lockswap.base.errors import FetchError
+from lockswap.interpreter import cpython
 
 
 def test_mirror_from_deb822_sources(tmp_path):

@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
-from lockswap import buildbench, interpreter, proc
+from lockswap.base import proc
+from lockswap.commands import bench_build as buildbench
+from lockswap.interpreter import find as interpreter
 
 CREATED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
@@ -21,7 +23,7 @@ def test_bench_build_json_has_the_envelope(tmp_path, monkeypatch):
     monkeypatch.setattr(buildbench.time, "perf_counter", lambda: float(next(clock)))
     monkeypatch.setattr(proc, "run", lambda cmd, **kw: builds.append([str(c) for c in cmd]))
     args = SimpleNamespace(numpy="2.1.3", first="baseline", second="rwlock")
-    assert buildbench.cmd_bench_build(args) == 0
+    assert buildbench.run(args) == 0
     assert [b[b.index("--variant") + 1] for b in builds] == ["baseline", "rwlock", "baseline"]
     (out,) = (tmp_path / "results").glob("*.json")
     data = json.loads(out.read_text())

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import interpreter
-from lockswap.errors import InterpreterError
+from lockswap.base.errors import InterpreterError
+from lockswap.interpreter import find as interpreter
 
 
 def fake_python(folder: Path, name: str, *, free_threaded: bool, version: str = "3.13.5") -> Path:

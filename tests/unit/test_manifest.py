@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import manifest
-from lockswap.errors import ConfigError
+from lockswap.base import manifest
+from lockswap.base.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -136,7 +136,7 @@ def test_upstream_pythons_default_to_the_buildable_ones_and_are_checked(tmp_path
 
 
 def test_before_after_manifest_is_read_back_with_the_old_patch(tmp_path):
-    """numpy_extra/before_after.py writes a manifest; lockswap's loader must take it as is."""
+    """tools/before_after.py writes a manifest; lockswap's loader must take it as is."""
     import shutil
     import subprocess
     import sys
@@ -151,7 +151,7 @@ def test_before_after_manifest_is_read_back_with_the_old_patch(tmp_path):
     changed = repo / "patches" / rel
     old = changed.read_text()
     changed.write_text(old.replace("\n", "\n# a change after REF\n", 1))
-    script = Path(manifest.paths.PATCHES).parent / "scripts" / "lockswap" / "numpy_extra" / "before_after.py"
+    script = Path(manifest.paths.PATCHES).parent / "tools" / "before_after.py"
     out = subprocess.run([sys.executable, str(script), "HEAD", str(tmp_path / "out"), "rwlock", "tls",
                           "--repo", str(repo)], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "NumPy 2.1.3: --variants baseline,rwlock,rwlockbefore"  # tls is unchanged
@@ -180,7 +180,7 @@ def test_before_after_table_pairs_each_variant_with_its_before_run(tmp_path):
             m["variant"] = m["target"] = "rwlockbefore"
     path = tmp_path / "bench-ba.json"
     path.write_text(json.dumps(doc))
-    script = repo / "scripts" / "lockswap" / "numpy_extra" / "before_after.py"
+    script = repo / "tools" / "before_after.py"
     out = subprocess.run([sys.executable, str(script), "table", str(path)], capture_output=True, text=True,
                          check=True).stdout
     rows = [line.split(" | ")[2:4] for line in out.splitlines() if line.startswith("| 2.1.3 | rwlock | ")]

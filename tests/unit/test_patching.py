@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import manifest, patching, request
-from lockswap.errors import ConfigError, PatchError
-from lockswap.source import Source, Spec
+from lockswap.base import manifest
+from lockswap.base.errors import ConfigError, PatchError
+from lockswap.build import pipeline as request
+from lockswap.patch import apply as patching
+from lockswap.source.fetch import Source, Spec
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import build, paths, proc
-from lockswap.errors import CommandError
+from lockswap.base import paths, proc
+from lockswap.base.errors import CommandError
+from lockswap.build import wheel as build
 
 
 def test_failure_shows_the_output_tail():
@@ -100,8 +101,8 @@ def test_a_variant_after_another_rebuilds_the_files_put_back_to_pristine(tmp_pat
 
 
 def test_missing_compiler_is_reported_before_building(monkeypatch):
-    from lockswap import toolchain
-    from lockswap.errors import EXIT_TOOL, ToolMissing
+    from lockswap.base import toolchain
+    from lockswap.base.errors import EXIT_TOOL, ToolMissing
 
     monkeypatch.setenv("CXX", "no-such-cxx-lockswap")
     if sys.platform == "win32":
@@ -112,14 +113,14 @@ def test_missing_compiler_is_reported_before_building(monkeypatch):
 
 
 def test_compiler_variables_are_split_like_a_shell(monkeypatch):
-    from lockswap import toolchain
+    from lockswap.base import toolchain
 
     monkeypatch.setenv("CC", "ccache 'my gcc'")
     assert toolchain.compiler("CC") == ["ccache", "my gcc"]
 
 
 def test_threads_suite_finds_threaded_modules_but_not_f2py(tmp_path):
-    from lockswap import testsuite
+    from lockswap.test import suite as testsuite
 
     (tmp_path / "_core" / "tests").mkdir(parents=True)
     (tmp_path / "f2py" / "tests").mkdir(parents=True)
@@ -134,7 +135,7 @@ def test_atomic_outputs_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
     import os
     import stat
 
-    from lockswap import paths as p
+    from lockswap.base import paths as p
 
     out = tmp_path / "results.json"
     p.atomic_write_text(out, "{}\n")

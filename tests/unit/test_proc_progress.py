@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from lockswap import paths, proc
+from lockswap.base import paths, proc
 
 LOOP = ('i=1; while [ $i -le 6 ]; do echo "[$i/6] Compiling C object f$i.o"; echo "note $i"; '
         'sleep 0.2; i=$((i+1)); done')

@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from lockswap import testsuite
+from lockswap.test import suite as testsuite
 
 SAME_NAMES = '''
 import pytest

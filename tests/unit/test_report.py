@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import analysis, cli, report, results, verdict
-from lockswap.bench import stats
-from lockswap.errors import ConfigError
+from lockswap import cli
+from lockswap.base import stats
+from lockswap.base.errors import ConfigError
+from lockswap.report import analysis, results, verdict
+from lockswap.report import render as report
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "bench"
 DATA = Path(__file__).parents[2] / "docs" / "data" / "2026-11-25"
@@ -243,8 +245,8 @@ def test_plot_legends_sit_outside_the_axes(tmp_path, monkeypatch):
 
 
 def test_headline_prefers_the_tightest_dispatch_bound_workload_measured():
-    from lockswap import analysis
-    from lockswap.results import Key
+    from lockswap.report import analysis
+    from lockswap.report.results import Key
 
     def keys(*names: str) -> list[Key]:
         return [Key("m", "2.1.3", "baseline", w, 16, "threads", 2) for w in names]

@@ -6,26 +6,30 @@ import argparse
 
 import pytest
 
-from lockswap import cli, interpreter, manifest, request
-from lockswap.errors import ConfigError
+from lockswap import cli
+from lockswap.base import manifest
+from lockswap.base.errors import ConfigError
+from lockswap.build import pipeline as request
+from lockswap.commands import options
+from lockswap.interpreter import find as interpreter
 
 
 def args(*argv: str) -> argparse.Namespace:
     p = argparse.ArgumentParser()
-    request.add_python_args(p)
-    request.add_numpy_arg(p)
+    options.add_python_args(p)
+    options.add_numpy_arg(p)
     p.add_argument("--variants")
     return p.parse_args(list(argv))
 
 
 def test_targets_carry_variant_version_and_patch():
     m = manifest.default()
-    req = request.from_args(args("--numpy", "2.1.3"), variants_text="baseline,rwlock")
+    req = options.from_args(args("--numpy", "2.1.3"), variants_text="baseline,rwlock")
     assert req.numpy == "2.1.3" and [t.label for t in req.targets] == ["baseline", "rwlock"]
     base, rw = req.targets
     assert base.patch is None and base.numpy_version == "2.1.3"
     assert rw.patch == m.patch_for("rwlock", "2.1.3") and rw.patch is not None
-    default = request.from_args(args())
+    default = options.from_args(args())
     assert default.numpy == m.default_numpy
     assert [t.variant for t in default.targets] == m.variants_for(m.default_numpy)
 
@@ -52,6 +56,6 @@ def test_no_patch_is_one_message_for_every_command(capsys):
 def test_the_interpreter_is_found_once_per_request(monkeypatch):
     calls = []
     monkeypatch.setattr(interpreter, "find", lambda *a, **k: calls.append(a) or "the interpreter")
-    req = request.from_args(args("--python", "/x/python3.13t"), ["baseline"])
+    req = options.from_args(args("--python", "/x/python3.13t"), ["baseline"])
     assert req.interpreter == req.interpreter == "the interpreter"
     assert calls == [("/x/python3.13t",)]

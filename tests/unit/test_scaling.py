@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import analysis, results, scaling
-from lockswap.bench import stats
-from lockswap.errors import ConfigError
+from lockswap.base import stats
+from lockswap.base.errors import ConfigError
+from lockswap.report import analysis, results, scaling
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "bench"
 

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from lockswap import source
-from lockswap.errors import ConfigError, FetchError
+from lockswap.base.errors import ConfigError, FetchError
+from lockswap.source import fetch as source
 
 
 @pytest.mark.parametrize(
@@ -137,7 +137,7 @@ def test_path_source(tmp_path):
 
 def test_path_key_ignores_exactly_what_is_never_copied(tmp_path):
     """__pycache__ and dist/ (never copied into a build) keep a path: tree's key: no cold rebuild."""
-    from lockswap import trees
+    from lockswap.source import trees
 
     tree = tmp_path / "numpy"
     (tree / "numpy" / "_core").mkdir(parents=True)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import testsuite
 from lockswap.bench import workloads
 from lockswap.numpy_extra import stress_runner
+from lockswap.test import suite as testsuite
+from lockswap.test import tsan_run
 
 CASES = Path(__file__).parents[1] / "fixtures" / "stress" / "cases.py"
 
@@ -65,7 +66,7 @@ def test_stress_suite_runs_the_cases_and_the_dispatch_stress_test(tmp_path):
 
 
 def test_known_upstream_is_one_file_with_a_reason_per_entry():
-    data = json.loads(testsuite.KNOWN_UPSTREAM.read_text())
+    data = json.loads(tsan_run.KNOWN_UPSTREAM.read_text())
     cases = (Path(testsuite.STRESS_CASES).parent / "stress_cases.py").read_text()
     for case, entries in data["cases"].items():
         assert f"def case_{case}(" in cases, case
@@ -74,7 +75,7 @@ def test_known_upstream_is_one_file_with_a_reason_per_entry():
 
 
 def test_verdict_table_lists_known_upstream_cases(tmp_path):
-    data = json.loads(testsuite.KNOWN_UPSTREAM.read_text())
+    data = json.loads(tsan_run.KNOWN_UPSTREAM.read_text())
     if not data["cases"]:
         pytest.skip("no known-upstream case")
     case, entries = next(iter(data["cases"].items()))

@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import build, cli, sanitizer, testsuite, wheels
-from lockswap.errors import ConfigError
-from lockswap.interpreter import Interpreter
-from lockswap.patching import PatchedTree
-from lockswap.source import Source, parse_spec
+from lockswap import cli
+from lockswap.base.errors import ConfigError
+from lockswap.build import wheel as build
+from lockswap.build import wheels
+from lockswap.interpreter import sanitizer
+from lockswap.interpreter.find import Interpreter
+from lockswap.patch.apply import PatchedTree
+from lockswap.source.fetch import Source, parse_spec
+from lockswap.test import suite as testsuite
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tsan"
 REPO = Path(__file__).resolve().parents[2]
@@ -118,7 +122,7 @@ def test_sanitizer_is_part_of_every_key(tmp_path):
 
 
 def test_cpython_key_and_folder_differ_and_a_failed_build_leaves_nothing(monkeypatch, cache, tmp_path):
-    from lockswap import cpython
+    from lockswap.interpreter import cpython
 
     tarball = tmp_path / "Python-3.13.15.tar.xz"
     tarball.write_bytes(b"not really")
@@ -150,7 +154,7 @@ def test_cpython_key_and_folder_differ_and_a_failed_build_leaves_nothing(monkeyp
 
 
 def test_interpreter_with_sanitizer_never_takes_an_ordinary_one(monkeypatch, cache, tmp_path):
-    from lockswap import interpreter
+    from lockswap.interpreter import find as interpreter
 
     ordinary = interpreter.Interpreter(tmp_path / "python3.13t", "3.13.15", True, "b", "GCC 12")
     monkeypatch.setattr(interpreter, "inspect", lambda exe: ordinary)
@@ -161,7 +165,7 @@ def test_interpreter_with_sanitizer_never_takes_an_ordinary_one(monkeypatch, cac
 
     built: list[tuple] = []
     exe = tmp_path / "tsan" / "python3.13t"
-    monkeypatch.setattr("lockswap.cpython.build", lambda *a: built.append(a) or exe)
+    monkeypatch.setattr("lockswap.interpreter.cpython.build", lambda *a: built.append(a) or exe)
     monkeypatch.setattr(interpreter, "_on_path", lambda want: pytest.fail("PATH is not searched"))
     interpreter.find(None, want="3.13t", cpython_source="src.tar.xz", sanitizer="thread")
     assert built == [("src.tar.xz", "3.13", "thread")]  # nothing cached: an instrumented build
@@ -179,7 +183,9 @@ def test_cached_instrumented_interpreter_is_found_by_its_marker(cache):
 
 
 def test_request_carries_the_sanitizer(monkeypatch, cache):
-    from lockswap import cli, request
+    from lockswap import cli
+    from lockswap.build import pipeline as request
+    from lockswap.commands import options
 
     monkeypatch.setattr(sanitizer, "_probe_compiler", lambda cc: None)
     monkeypatch.setattr(sanitizer.toolchain, "require", lambda *v: {"CC": ["gcc"]})
@@ -187,9 +193,9 @@ def test_request_carries_the_sanitizer(monkeypatch, cache):
     monkeypatch.setattr(sanitizer.platform, "machine", lambda: "x86_64")
     p = cli.parser()
     for argv in (["test", "--variant", "rwlock"], ["test-all"], ["build", "--variant", "rwlock"], ["python"]):
-        req = request.from_args(p.parse_args([*argv, "--sanitizer", "thread"]), ["baseline"])
+        req = options.from_args(p.parse_args([*argv, "--sanitizer", "thread"]), ["baseline"])
         assert req.python.sanitizer == "thread"
-        assert request.from_args(p.parse_args(argv), ["baseline"]).python.sanitizer is None
+        assert options.from_args(p.parse_args(argv), ["baseline"]).python.sanitizer is None
     seen = {}
 
     def find(explicit, **kw):
@@ -198,7 +204,7 @@ def test_request_carries_the_sanitizer(monkeypatch, cache):
 
     monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if k != "TSAN_OPTIONS"})
     monkeypatch.setattr(request.interpreter, "find", find)
-    req = request.from_args(p.parse_args(["build", "--variant", "baseline", "--sanitizer", "thread"]),
+    req = options.from_args(p.parse_args(["build", "--variant", "baseline", "--sanitizer", "thread"]),
                             ["baseline"])
     assert req.interpreter == "interp"
     assert seen["sanitizer"] == "thread" and seen["tsan_options"] == sanitizer.QUIET

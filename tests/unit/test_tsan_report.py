@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import sanitizer, testsuite, tsan_report, tsan_run
+from lockswap.interpreter import sanitizer
+from lockswap.test import suite as testsuite
+from lockswap.test import tsan_report, tsan_run
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tsan"
 REPO = Path(__file__).resolve().parents[2]
@@ -215,7 +217,7 @@ def test_every_suppression_has_a_reason_and_spares_the_dispatch_cache():
 # --- where TSan results and tests show up ---------------------------------------------------------
 
 def test_report_keeps_tsan_verdicts_apart_and_counts_races(tmp_path):
-    from lockswap import results
+    from lockswap.report import results
 
     racy = (FIXTURES / "racy-gcc12.log").read_text()
     doc = {"kind": "lockswap-test", "schema_version": testsuite.SCHEMA, "variant": "rwlock",
@@ -254,7 +256,7 @@ def test_a_known_upstream_race_is_listed_but_never_new(tmp_path):
     text = testsuite.table(rows)
     assert text.count("[known upstream, lazy_reduction_initial]") == 2 and "as baseline" in text
 
-    from lockswap import results
+    from lockswap.report import results
     doc = {"variant": "rwlock", "numpy_version": "2.1.3", "python": "3.13t", "suite": "stress",
            "counts": counts, "failing": [], "options": {"sanitizer": "thread"}, "tsan": variant}
     assert results.TestVerdict.of(tmp_path / "t.json", doc).failing == ()  # the report agrees

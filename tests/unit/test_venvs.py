@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lockswap import interpreter, venvs
+from lockswap.interpreter import find as interpreter
+from lockswap.interpreter import venvs
 
 
 def _wheel(tmp_path: Path) -> Path:

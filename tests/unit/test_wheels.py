@@ -4,7 +4,7 @@ import zipfile
 
 import pytest
 
-from lockswap import wheels
+from lockswap.build import wheels
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_the_blas_choice_is_explicit_on_every_os_and_recorded():
     """Issue 10: the same build everywhere; the choice is in the key (via BUILD_OPTIONS) and the JSON."""
     from pathlib import Path
 
-    from lockswap import build
+    from lockswap.build import wheel as build
 
     assert build.BLAS == "none"
     assert {"-Csetup-args=-Dblas=none", "-Csetup-args=-Dlapack=none"} <= set(build.BUILD_OPTIONS)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from ci import job, matrix, merge
-from lockswap import manifest, paths
+from lockswap.base import manifest, paths
 
 WORKFLOW = paths.REPO / ".github" / "workflows" / "lockswap.yml"
 INSTALL = "python -m pip install -r ci/requirements.txt"

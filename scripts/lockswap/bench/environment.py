@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from .. import paths, proc
+from ..base import paths, proc
 
 
 def usable_cores() -> int:

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from .. import log
+from ..base import log
 
 ASSUMED_STARTUP = 1.0  # seconds to start a worker process before one was measured (2-core VM: ~0.6)
 CONTENTION = 1.3  # N workers of a dispatch-bound kernel: t1/tN of 0.6-1.0 measured on 2 cores

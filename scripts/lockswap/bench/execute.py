@@ -13,14 +13,25 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import log, paths, proc
-from ..errors import ConfigError
-from . import answer, environment, estimate, journal, resume, runner, schema
+from ..base import log, paths, proc
+from ..base.errors import ConfigError
+from ..build import wheel as build
+from . import environment, estimate, journal, resume, runner, schema
 
 SAVE_EVERY = 10.0  # seconds between rewrites of the partial results file
+SHOWN = 12  # failed cells listed on the terminal (all of them are in the results and the report)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A run that went to its end: its results file, and the exit status it earns (1 with failed cells)."""
+
+    path: Path
+    exit_code: int
 
 
 def check_writable(folder: Path) -> None:
@@ -96,7 +107,7 @@ def _probe(targets: Sequence[runner.Target], allow_gil: bool) -> tuple[dict[str,
 
 def new_run(plan: runner.Plan, numpy_spec: str, labels: Sequence[str],
             build_targets: Callable[[], list[runner.Target]], *, output: Path | None,
-            allow_gil: bool, report: bool) -> int:
+            allow_gil: bool) -> Finished:
     check_writable(output.parent if output else paths.results_dir())
     if output is not None and journal.path_for(output).exists():
         raise ConfigError(f"{journal.path_for(output)} (of an interrupted run) is in the way of --output "
@@ -126,8 +137,7 @@ def new_run(plan: runner.Plan, numpy_spec: str, labels: Sequence[str],
         rec.add({"event": "env", "target": t.label, "env": envs[t.label]})
     rec.save()
     log.info(f"results: {out} (each finished cell is also appended to {jpath.name} as it completes)")
-    return _measure(rec, plan, targets, None, set(), startup=startup, cores=cores, allow_gil=allow_gil,
-                    report=report)
+    return _measure(rec, plan, targets, None, set(), startup=startup, cores=cores, allow_gil=allow_gil)
 
 
 def _target_record(t: runner.Target) -> dict[str, Any]:
@@ -135,14 +145,14 @@ def _target_record(t: runner.Target) -> dict[str, Any]:
                               "python": str(t.python), "info": t.info}
     key = t.info.get("key")
     if key and t.info.get("wheel"):  # a built wheel: the cache's copy identifies it for --resume
-        wheel = paths.cache_root() / "wheels" / str(key) / str(t.info["wheel"])
+        wheel = build.store_dir(str(key)) / str(t.info["wheel"])
         record.update(wheel_file=str(wheel), wheel_sha256=paths.sha256_file(wheel),
                       venv=str(t.python.parent.parent))
     return record
 
 
 def resume_run(path: Path, *, given_plan: runner.Plan | None, given_labels: list[str] | None,
-               allow_gil: bool, report: bool) -> int:
+               allow_gil: bool) -> Finished:
     results, jpath = resume.files(path)
     records = journal.read(jpath)
     start = records[0]
@@ -163,12 +173,12 @@ def resume_run(path: Path, *, given_plan: runner.Plan | None, given_labels: list
         if t.label not in known:
             rec.add({"event": "env", "target": t.label, "env": envs[t.label]})
     return _measure(rec, plan, targets, calibration, done, startup=startup, cores=environment.usable_cores(),
-                    allow_gil=allow_gil, report=report)
+                    allow_gil=allow_gil)
 
 
 def _measure(rec: Recorder, plan: runner.Plan, targets: list[runner.Target],
              calibrated: dict[str, Any] | None, done: set[runner.CellKey], *, startup: float, cores: int,
-             allow_gil: bool, report: bool) -> int:
+             allow_gil: bool) -> Finished:
     out = rec.out
     try:
         with proc.sigterm_interrupts():
@@ -210,7 +220,19 @@ def _measure(rec: Recorder, plan: runner.Plan, targets: list[runner.Target],
     log.job_summary(f"Benchmark results: `{out.name}` ({', '.join(doc['variants'])})")
     print(out)
     if doc["failures"]:
-        log.info(answer.failures_table(doc["failures"]))
-    if report:
-        answer.show(out)
-    return 1 if doc["failures"] or not doc["complete"] else 0
+        log.info(failures_table(doc["failures"]))
+    return Finished(out, 1 if doc["failures"] or not doc["complete"] else 0)
+
+
+def failures_table(failures: list[dict[str, Any]]) -> str:
+    """The failed cells, one line each (the full error and stderr tail are in the results file)."""
+    row = "  {:<16} {:<12} {:>6} {:<9} {:>7} {:>6}  {:<10} {}"
+    lines = [f"{len(failures)} failed cell(s) (recorded under \"failures\" in the results):",
+             row.format("target", "workload", "n", "mode", "workers", "repeat", "kind", "error")]
+    for f in failures[:SHOWN]:
+        error = (f.get("error") or "").splitlines()[0][:80] if f.get("error") else ""
+        lines.append(row.format(f["target"], f["workload"], f["size"], f["mode"], f["workers"],
+                                f["repeat"] + 1, f["kind"], error))
+    if len(failures) > SHOWN:
+        lines.append(f"  ... and {len(failures) - SHOWN} more")
+    return "\n".join(lines)

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import ConfigError
+from ..base.errors import ConfigError
 from . import runner, schema
 
 SUFFIX = ".jsonl"

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import CommandError
+from ..base.errors import CommandError
+from . import worker
 
 WORKER = Path(__file__).with_name("worker.py")
 GRACE = 5.0  # seconds between the worker's own stack dump and the kill
@@ -59,9 +60,10 @@ class Exit:
 
 
 def worker_env() -> dict[str, str]:
+    """The environment of every process that runs a kernel (bench workers, contention probes): no
+    PYTHONPATH/PYTHONHOME, BLAS on one thread (:data:`worker.BLAS_ENV`, the one list), faulthandler on."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
-        env[var] = "1"
+    env.update(dict.fromkeys(worker.BLAS_ENV, "1"))
     env["PYTHONFAULTHANDLER"] = "1"
     return env
 

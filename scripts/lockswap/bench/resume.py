@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .. import log, paths, venvs
-from ..errors import ConfigError
+from ..base import log, paths
+from ..base.errors import ConfigError
+from ..interpreter import venvs
 from . import environment, journal, runner, workloads
 
 
@@ -98,7 +99,7 @@ def targets(start: dict[str, Any]) -> list[runner.Target]:
     for t in start["targets"]:
         python = Path(t["python"])
         if t.get("wheel_file") and not python.exists():
-            from .. import interpreter
+            from ..interpreter import find as interpreter
 
             interp = interpreter.inspect(t["info"]["interpreter"]["path"])
             venv = Path(t["venv"])

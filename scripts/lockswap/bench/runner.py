@@ -27,12 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .. import log
-from ..errors import CommandError, ConfigError
+from ..base import log, paths
+from ..base.errors import CommandError, ConfigError
+from ..build.wheel import Wheel
+from ..interpreter import venvs
+from ..interpreter.find import Interpreter
 from . import estimate, process
 from .workloads import Workload
 
-WORKER = process.WORKER
 MODES = ("threads", "processes")
 BENCH_REQUIREMENTS = ("threadpoolctl",)  # installed beside the wheel in each target's venv
 TIMEOUT_FLOOR = 60.0  # seconds: a worker process start on a loaded machine fits in it
@@ -211,6 +213,25 @@ def derive_timeout(plan: Plan, calibration: Calibration, cores: int) -> float:
         return plan.timeout
     longest = max((_cell_cost(plan, c, 1, calibration) for c in cells_of(plan)), default=plan.target_seconds)
     return round(TIMEOUT_FLOOR + TIMEOUT_FACTOR * longest, 1)
+
+
+def venv_path(interp: Interpreter, wheel_key: str) -> Path:
+    """Where the benchmark venv of a wheel lives: one per wheel and interpreter (bench and contention
+    share it; ``--resume`` checks a journal's venv against it)."""
+    return paths.cache_dir("venvs") / f"bench-{paths.content_key(wheel_key, interp.key, BENCH_REQUIREMENTS)}"
+
+
+def bench_python(interp: Interpreter, wheel: Wheel, *, label: str, venv: Path | None = None) -> Path:
+    """The python of the wheel's benchmark venv (made once: the wheel plus :data:`BENCH_REQUIREMENTS`)."""
+    with log.step(f"bench venv for {label}"):
+        return venvs.ensure(interp, venv or venv_path(interp, wheel.key), [wheel.path, *BENCH_REQUIREMENTS])
+
+
+def wheel_info(interp: Interpreter, wheel: Wheel, variant: str) -> dict[str, Any]:
+    """What the results record of a built target: the wheel's facts, its file name and interpreter."""
+    info: dict[str, Any] = {k: v for k, v in wheel.to_json().items() if k != "path"}
+    info.update(wheel=wheel.path.name, interpreter=interp.to_json(), variant=variant)
+    return info
 
 
 def check_env(label: str, env: dict[str, Any], allow_gil: bool) -> None:

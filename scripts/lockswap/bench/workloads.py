@@ -20,7 +20,7 @@ import os
 import runpy
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from ..base.errors import ConfigError
 
 
 @dataclass(frozen=True)

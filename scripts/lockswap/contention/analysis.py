@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..bench import stats
+from ..base import stats
 
 NONE = "none"  # the unmodified arm
 ALL = "all"  # every candidate immortal at once: the ceiling

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .. import paths
-from ..errors import ConfigError
+from ..base import paths
+from ..base.errors import ConfigError
 
 KIND = "lockswap-contention"
 VERSION = 2  # 2: each ranking row has "ceiling" (its cost with everything else immortal)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import log, proc
-from ..bench import runner as bench_runner
-from ..errors import CommandError, ConfigError, LockswapError
+from ..base import log, proc
+from ..base.errors import CommandError, ConfigError, LockswapError
+from ..bench import process as bench_process
 from . import analysis
 
 PROBE = Path(__file__).with_name("probe.py")
@@ -52,12 +52,11 @@ def run_probe(python: Path, spec: dict[str, Any], timeout: float) -> Outcome:
     """Run the probe with ``spec``; never raises for the probe's own failure (the caller records it)."""
     with tempfile.TemporaryDirectory(prefix="lockswap-contention-") as tmp:
         path = Path(tmp) / "spec.json"
-        path.write_text(json.dumps({**spec, "worker": str(bench_runner.WORKER)}), encoding="utf-8")
-        env = {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                                "BLIS_NUM_THREADS")}
+        path.write_text(json.dumps({**spec, "worker": str(bench_process.WORKER)}), encoding="utf-8")
         try:
-            done = proc.run([python, PROBE, path], check=False, echo=False, timeout=timeout, env=env,
-                            cwd=Path(tmp), unset=("PYTHONPATH", "PYTHONHOME"))
+            done = proc.run([python, PROBE, path], check=False, echo=False, timeout=timeout,
+                            env=bench_process.worker_env(), cwd=Path(tmp),
+                            unset=("PYTHONPATH", "PYTHONHOME"))
         except CommandError as exc:  # timeout
             return Outcome([], None, str(exc))
     events, other = [], []

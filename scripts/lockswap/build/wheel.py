@@ -1,0 +1,233 @@
+"""Build a free-threaded NumPy wheel of one variant with meson-python, and check it.
+
+Cache layout (all keyed by content):
+- ``wheels/<key>/``: finished, verified wheels; key = sdist/commit sha256 + patch sha256 +
+  interpreter + build options. An unchanged variant is a cache hit: copied to ``dist/`` in seconds.
+- ``build/<numpy>-<interpreter>-r<recipe>/``: one *build slot* per NumPy source and interpreter, a
+  stable source path plus meson build dir. Each variant's tree is synced into it file by file:
+  unchanged files keep their mtimes, every rewritten file gets the current time (also a file put
+  back to its pristine content, whose own mtime predates the outputs built from the previous
+  variant), so ninja recompiles exactly what differs from the previous build; ccache (stable base
+  dir) covers the rest, e.g. a wiped slot.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from ..base import log, paths, proc, tomlfile, toolchain
+from ..base.errors import BuildError
+from ..interpreter import find as interpreter
+from ..interpreter import sanitizer as san
+from ..interpreter import venvs
+from ..interpreter.find import Interpreter
+from ..patch.apply import PatchedTree
+from ..source.trees import tree_files
+from . import wheels
+
+# Bump when the build recipe changes; it is part of every wheel's key and of the build slot's name.
+# 2: sync_tree stamps rewritten files with the current time (recipe 1 kept the sdist's mtimes, so a
+#    file restored to pristine content was not recompiled and the previous variant's object stayed).
+RECIPE = 2
+# Extra -C options given to meson-python (part of the key). On Windows, --vsenv makes meson activate
+# MSVC even when another compiler is on PATH (GitHub's Windows runners have MinGW's gcc there), as
+# NumPy's own Windows builds do.
+# BLAS, chosen explicitly on every OS (left to meson, macOS linked Accelerate while Linux and
+# Windows runners found none): "none" builds NumPy's own fallback routines everywhere, so a wheel
+# is the same build on each OS. The choice is part of the wheel key and of its JSON (results).
+BLAS = "none"
+BUILD_OPTIONS: tuple[str, ...] = (
+    f"-Csetup-args=-Dblas={BLAS}", f"-Csetup-args=-Dlapack={BLAS}", "-Csetup-args=-Dallow-noblas=true",
+    *(("-Csetup-args=--vsenv",) if sys.platform == "win32" else ()),
+)
+EXTRA_BUILD_REQUIREMENTS = ("ninja", "packaging")
+_VERIFY = r"""
+import json, sys, importlib.metadata as md
+before = sys._is_gil_enabled()
+import numpy
+numpy.add(numpy.ones(3), 1.0)
+print(json.dumps({"gil_before": before, "gil_after": sys._is_gil_enabled(),
+                  "numpy_version": numpy.__version__, "dist_version": md.version("numpy"),
+                  "file": numpy.__file__}))
+"""
+
+
+@dataclass(frozen=True)
+class Wheel:
+    path: Path
+    variant: str
+    numpy_version: str
+    version: str  # the wheel's labelled version, e.g. 2.1.3+lockswap.rwlock
+    abi_tag: str
+    patch_sha256: str
+    source_sha256: str
+    key: str
+    blas: str = BLAS  # the BLAS it was built with (part of the key through BUILD_OPTIONS)
+
+    def to_json(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.__dict__.items()}
+
+
+def store_dir(key: str) -> Path:
+    """The wheel store entry of a build key: ``wheels/<key>/`` holds the verified wheel and its
+    ``wheel.json`` (the one place that says where a built wheel lives)."""
+    return paths.cache_root() / "wheels" / key
+
+
+def build_key(patched: PatchedTree, interp: Interpreter, extra: tuple[str, ...] = ()) -> str:
+    """``extra``: sanitizer options; empty for ordinary builds, whose keys stay as they were."""
+    return paths.content_key(
+        patched.source.sha256, patched.patch_sha256, interp.key, BUILD_OPTIONS, RECIPE, patched.variant,
+        *extra,
+    )
+
+
+def _requirements(tree: Path) -> list[str]:
+    data = tomlfile.load(tree / "pyproject.toml")
+    return [*data.get("build-system", {}).get("requires", []), *EXTRA_BUILD_REQUIREMENTS]
+
+
+def sync_tree(src: Path, dest: Path) -> int:
+    """Make ``dest`` hold ``src``'s files, rewriting (atomically) only files whose content differs.
+
+    Unchanged files keep their mtimes; rewritten ones get the current time, never ``src``'s mtime:
+    a file restored to its pristine content has an sdist-era mtime, older than the outputs the
+    previous variant built from it, and ninja would keep those. So ninja rebuilds exactly what
+    depends on changed files.
+    """
+    changed = 0
+    dest.mkdir(parents=True, exist_ok=True)
+    wanted = set(tree_files(src))
+    for rel in sorted(wanted):
+        target = dest / rel
+        if not target.is_file() or not filecmp.cmp(src / rel, target, shallow=False):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            paths.atomic_copy(src / rel, target)
+            os.utime(target)  # now: newer than anything built from the file's previous content
+            changed += 1
+    for p in sorted(dest.rglob("*"), reverse=True):
+        if p.is_file() and p.relative_to(dest) not in wanted:
+            p.unlink()
+            changed += 1
+    return changed
+
+
+def _ccache_env(slot: Path) -> dict[str, str]:
+    if not shutil.which("ccache"):
+        log.warn("ccache not found: every variant compiles from scratch (install ccache)")
+        return {}
+    return {
+        "CCACHE_DIR": str(paths.cache_dir("ccache")), "CCACHE_BASEDIR": str(slot),
+        "CCACHE_NOHASHDIR": "true",
+        "CCACHE_SLOPPINESS": "time_macros,include_file_mtime,include_file_ctime",
+    }
+
+
+def _slot(name: str) -> Path:
+    """The build slot ``name`` of this recipe; slots of other recipes of that name are deleted."""
+    root = paths.cache_dir("build")
+    for old in root.glob(f"{name}*"):
+        if old.is_dir() and old.name != f"{name}-r{RECIPE}" and old.name.removeprefix(name)[:2] in ("", "-r"):
+            log.info(f"removing build slot {old} (an older build recipe)")
+            shutil.rmtree(old, ignore_errors=True)
+    return paths.cache_dir("build", f"{name}-r{RECIPE}")
+
+
+def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Path,
+             extra: tuple[str, ...] = (), extra_env: dict[str, str] | None = None) -> Path:
+    src = patched.source
+    slot = _slot(f"numpy-{src.version}-{src.sha256[:12]}-{interp.key}")
+    reqs = _requirements(patched.tree)
+    benv = paths.cache_dir("venvs") / f"build-{paths.content_key(interp.key, reqs)}"
+    with FileLock(slot / ".lock"):  # every OS: builds sharing a slot wait for each other
+        with log.step(f"build environment ({', '.join(reqs)})"):
+            venvs.ensure(interp, benv, reqs, log_file=logf)
+        with log.step(f"sync {patched.variant} tree into build slot {slot}"):
+            n = sync_tree(patched.tree, slot / "src")
+            log.info(f"{n} files changed since the slot's last build")
+        env = {
+            **_ccache_env(slot),
+            "PATH": f"{venvs.bin_dir(benv)}{os.pathsep}{os.environ.get('PATH', '')}",
+            **(extra_env or {}),
+        }
+        with log.step(f"compile NumPy {src.version} [{patched.variant}] (log: {logf})"):
+            proc.run(
+                [venvs.python_of(benv), "-m", "pip", "wheel", "-v", "--no-build-isolation", "--no-deps",
+                 "--disable-pip-version-check", "-w", out_dir, f"-Cbuild-dir={slot / 'build'}",
+                 *BUILD_OPTIONS, *extra, slot / "src"],
+                log_file=logf, env=env,
+                hint="read the log; a compile error in a patched file means the patch is wrong",
+            )
+    built = list(out_dir.glob("numpy-*.whl"))
+    if len(built) != 1:
+        raise BuildError(f"expected one wheel in {out_dir}, found {built}", "see the log")
+    return built[0]
+
+
+def verify(wheel: Path, interp: Interpreter, logf: Path, installer: Interpreter | None = None
+           ) -> dict[str, object]:
+    """Install ``wheel`` in a fresh venv: it must import, keep the GIL off, and match the tag.
+
+    ``installer``: see :func:`lockswap.venvs.ensure` (instrumented interpreters)."""
+    if interp.abi_tag not in wheels.abi_tags(wheel):
+        raise BuildError(f"{wheel.name} is not tagged {interp.abi_tag}", "build with a free-threaded Python")
+    venv = paths.cache_dir("venvs") / f"verify-{os.getpid()}"
+    try:
+        python = venvs.ensure(interp, venv, [wheel], fresh=True, pip_args=["--no-deps", "--no-index"],
+                              log_file=logf, installer=installer)
+        got = proc.run([python, "-c", _VERIFY], cwd=venv, check=False, timeout=300, echo=False,
+                       unset=("PYTHON_GIL",))
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)
+    if got.returncode != 0:
+        raise BuildError(f"the built wheel does not import:\n{got.stdout[-2000:]}", f"see {logf}")
+    info: dict[str, object] = json.loads(got.stdout.strip().splitlines()[-1])
+    if info["gil_after"]:
+        raise BuildError(
+            "importing the built NumPy re-enabled the GIL",
+            "an extension module lacks Py_mod_gil = Py_MOD_GIL_NOT_USED; fix the patch or NumPy version",
+        )
+    return info
+
+
+def build(patched: PatchedTree, interp: Interpreter, sanitizer: str | None = None) -> Wheel:
+    """The verified wheel of ``patched`` for ``interp``, in ``dist/`` (cache hit if unchanged).
+
+    With ``sanitizer`` (``interp`` must be instrumented alike) the wheel is labelled
+    ``+lockswap.<variant>.tsan`` and keyed apart: see :mod:`lockswap.sanitizer`.
+    """
+    src = patched.source
+    extra = san.meson_build_options(sanitizer, patched.tree, interp.short)
+    key = build_key(patched, interp, (*extra, *san.key_parts(sanitizer)))
+    version = wheels.labelled_version(src.version, san.variant_label(patched.variant, sanitizer))
+    store = store_dir(key)
+    found = list(store.glob("*.whl")) if (store / "wheel.json").exists() else []
+    if not found:
+        toolchain.require("CC", "CXX")  # meson needs both
+        logf = paths.cache_dir("logs") / f"build-numpy-{src.version}-{patched.variant}-{key}.log"
+        logf.unlink(missing_ok=True)
+        with paths.staging(store, replace=True) as stage:
+            staging = stage.path
+            raw = _compile(patched, interp, staging / "raw", logf, extra, san.numpy_build_env(sanitizer))
+            wheel = wheels.relabel(raw, version, staging)
+            shutil.rmtree(staging / "raw")
+            with log.step(f"check {wheel.name} in a fresh venv"):
+                info = verify(wheel, interp, logf, interpreter.installer_for(interp, sanitizer))
+                log.info(f"imports from {info['file']}; GIL stays disabled")
+            (staging / "wheel.json").write_text(json.dumps(
+                {"variant": patched.variant, "numpy_version": src.version, "version": version,
+                 "patch_sha256": patched.patch_sha256, "source_sha256": src.sha256, "key": key, "blas": BLAS,
+                 "interpreter": interp.to_json(), "verify": info}, indent=2))
+        found = list(store.glob("*.whl"))
+    dest = paths.dist_dir() / found[0].name
+    paths.atomic_copy(found[0], dest)
+    return Wheel(dest, patched.variant, src.version, version, interp.abi_tag, patched.patch_sha256,
+                 src.sha256, key)

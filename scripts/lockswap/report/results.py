@@ -1,0 +1,370 @@
+"""The typed model of what the report reads: benchmark runs (schema 3) and test verdicts.
+
+``read(files)`` sorts any number of JSON files into bench runs, test verdicts and skipped files (another
+kind, corrupt, or from a newer lockswap: one line each, never an error). ``Pool`` indexes the runs'
+measurements by cell so the report, the scaling table and the verdict table see the same numbers.
+Labels are never split here: every target and measurement carries its variant and NumPy version.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..base import log, paths
+from ..base.errors import ConfigError
+from ..base.manifest import BASELINE
+from ..bench import schema
+from ..interpreter import sanitizer
+from ..test import tsan_run
+
+TEST_KIND = "lockswap-test"
+
+
+@dataclass(frozen=True)
+class CiTag:
+    """Which CI job produced a file (added by ``ci-merge collect``)."""
+
+    job: str
+    variant: str
+    numpy: str
+    python: str
+    os: str
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> CiTag | None:
+        ci = doc.get("ci")
+        if not isinstance(ci, dict):
+            return None
+        return cls(*(str(ci.get(k) or "") for k in ("job", "variant", "numpy", "python", "os")))
+
+
+@dataclass(frozen=True)
+class Machine:
+    hostname: str
+    cpu_model: str
+    logical_cores: int | None
+    usable_cores: int | None
+    affinity: tuple[int, ...] | None
+    smt_siblings: tuple[tuple[int, ...], ...] | None  # sibling cpu ids per physical core
+    physical_cores: int | None
+    os: str
+    loadavg_at_start: tuple[float, ...] | None
+
+    @classmethod
+    def of(cls, m: dict[str, Any]) -> Machine:
+        aff = m.get("affinity")
+        sib = m.get("smt_siblings")
+        load = m.get("loadavg_at_start")
+        return cls(str(m.get("hostname") or "?"), str(m.get("cpu_model") or "?"), m.get("logical_cores"),
+                   m.get("usable_cores"), tuple(aff) if aff else None,
+                   tuple(tuple(s) for s in sib) if sib else None, m.get("physical_cores"),
+                   str(m.get("os") or "?"), tuple(load) if load else None)
+
+    @property
+    def usable(self) -> int:
+        """CPUs the run could use (its affinity mask)."""
+        return len(self.affinity) if self.affinity else (self.usable_cores or self.logical_cores or 1)
+
+    @property
+    def physical(self) -> int:
+        """Physical cores within the affinity mask: SMT siblings count once ("linear" means this)."""
+        if self.smt_siblings:
+            mask = set(self.affinity or [c for s in self.smt_siblings for c in s])
+            return max(1, sum(1 for s in self.smt_siblings if mask & set(s)))
+        return min(self.physical_cores, self.usable) if self.physical_cores else self.usable
+
+    @property
+    def label(self) -> str:
+        cores = f"{self.usable} cores" if self.physical == self.usable else \
+            f"{self.usable} CPUs, {self.physical} physical cores"
+        return f"{self.hostname} ({self.cpu_model}, {cores})"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One build measured in a run: a variant of one NumPy version."""
+
+    label: str
+    variant: str
+    numpy_version: str
+    gil_enabled: bool | None
+    python: str  # e.g. "3.13t" (minor version + t when free-threaded), "?" if unknown
+    version: str  # the wheel's version, e.g. 2.1.3+lockswap.rwlock
+    patch_sha256: str
+
+    @classmethod
+    def of(cls, label: str, t: dict[str, Any]) -> Target:
+        w = t.get("worker") or {}
+        return cls(label, str(t["variant"]), str(t["numpy_version"]), w.get("gil_enabled"),
+                   short_python(w.get("python") or (t.get("interpreter") or {}).get("version"),
+                                w.get("free_threaded", (t.get("interpreter") or {}).get("free_threaded"))),
+                   str(w.get("numpy_dist_version") or t.get("version") or "?"),
+                   str(t.get("patch_sha256") or ""))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Which cell of a plan: the build (target, variant, NumPy), workload, size, mode, workers, repeat."""
+
+    target: str
+    variant: str
+    numpy_version: str
+    workload: str
+    size: int
+    mode: str
+    workers: int
+    repeat: int
+
+
+@dataclass(frozen=True)
+class Measurement(Cell):
+    iterations: int | None
+    calls: float | None
+    flops: float
+    seconds: float
+
+    @property
+    def mflops(self) -> float:
+        return self.flops / self.seconds / 1e6
+
+
+@dataclass(frozen=True)
+class Failure(Cell):
+    kind: str  # exception | crash | timeout
+    error: str
+    stderr_tail: str
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    path: Path
+    created: str
+    commit: str
+    dirty: bool
+    machine: Machine
+    plan: dict[str, Any] = field(compare=False)
+    workloads: dict[str, dict[str, Any]] = field(compare=False)
+    targets: dict[str, Target] = field(compare=False)
+    measurements: tuple[Measurement, ...]
+    failures: tuple[Failure, ...]
+    complete: bool
+    ci: CiTag | None
+
+    @property
+    def os(self) -> str:
+        return self.ci.os if self.ci and self.ci.os else os_family(self.machine.os)
+
+    @property
+    def machine_label(self) -> str:
+        """Where the run ran; CI jobs run on different machines, so each job is its own."""
+        if self.ci and self.ci.job:
+            return f"{self.os} CI job {self.ci.job} ({self.machine.cpu_model}, {self.machine.usable} CPUs)"
+        return self.machine.label
+
+    def warnings(self) -> list[str]:
+        """Why this run's numbers should not be trusted as they stand (empty when nothing is wrong)."""
+        out = []
+        gil = sorted(t.label for t in self.targets.values() if t.gil_enabled)
+        if gil:
+            out.append(f"the GIL was enabled in the worker of {', '.join(gil)}: "
+                       "not a free-threaded measurement")
+        load = self.machine.loadavg_at_start
+        if load and load[0] > self.machine.usable:
+            out.append(f"load average {load[0]:.1f} at start exceeded the {self.machine.usable} usable CPUs")
+        over = sorted({m.workers for m in self.measurements if m.workers > self.machine.usable})
+        if over:
+            out.append(f"{', '.join(map(str, over))} workers on {self.machine.usable} CPUs (affinity): "
+                       "oversubscribed, not scaling evidence")
+        if not self.complete:
+            out.append("the run is incomplete (interrupted): cells are missing")
+        return out
+
+    @classmethod
+    def of(cls, path: Path, doc: dict[str, Any]) -> BenchRun:
+        lk = doc.get("lockswap") or {}
+        return cls(path, str(doc.get("created") or "?"), str(lk.get("commit") or "?"), bool(lk.get("dirty")),
+                   Machine.of(doc["machine"]), doc["plan"], doc["workloads"],
+                   {label: Target.of(label, t) for label, t in doc["variants"].items()},
+                   tuple(Measurement(m["target"], m["variant"], m["numpy_version"], m["workload"],
+                                     int(m["size"]), m["mode"], int(m["workers"]), int(m["repeat"]),
+                                     m.get("iterations"), m.get("calls"), float(m["flops"]),
+                                     float(m["seconds"]))
+                         for m in doc["measurements"]),
+                   tuple(Failure(**{k: f[k] for k in schema.FAILURE_KEYS}) for f in doc["failures"]),
+                   bool(doc["complete"]), CiTag.of(doc))
+
+
+@dataclass(frozen=True)
+class TestVerdict:
+    """One test-suite run of one build (``testsuite.py``'s JSON)."""
+
+    path: Path
+    variant: str
+    numpy_version: str
+    python: str
+    suite: str
+    counts: dict[str, int] = field(compare=False)
+    failing: tuple[str, ...]
+    crashed: str
+    verdict: str  # what the file says, if it says it ("" otherwise)
+    ci: CiTag | None
+
+    @property
+    def os(self) -> str:
+        return self.ci.os if self.ci and self.ci.os else "?"
+
+    @classmethod
+    def of(cls, path: Path, doc: dict[str, Any]) -> TestVerdict:
+        said = doc.get("verdict")
+        # --sanitizer runs: their own suite label (compared with baseline under the same sanitizer
+        # only), and each ThreadSanitizer race counts like a failing test (testsuite.new_failures)
+        san = (doc.get("options") or {}).get("sanitizer")
+        suite = f"{doc['suite']}+{sanitizer.LABEL.get(san, san)}" if san else str(doc["suite"])
+        tsan = doc.get("tsan") or {}
+        races = tuple(f"race: {r['signature']}" for r in (tsan.get("races") or {}).values()
+                      if not tsan_run.known_upstream(r, str(doc["numpy_version"])))  # listed by test-all
+        return cls(path, str(doc["variant"]), str(doc["numpy_version"]), str(doc["python"]),
+                   suite, dict(doc["counts"]), (*(doc.get("failing") or ()), *races),
+                   str(doc.get("crashed") or ""), said if isinstance(said, str) else "", CiTag.of(doc))
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class Inputs:
+    runs: tuple[BenchRun, ...]
+    tests: tuple[TestVerdict, ...]
+    skipped: tuple[Skipped, ...]
+
+
+def short_python(version: Any, free_threaded: Any) -> str:
+    """``3.13.15`` + free-threaded -> ``3.13t`` (how test verdicts and CI name a Python)."""
+    m = re.match(r"(\d+)\.(\d+)", str(version or ""))
+    return f"{m[1]}.{m[2]}{'t' if free_threaded else ''}" if m else "?"
+
+
+def os_family(platform_text: str) -> str:
+    text = platform_text.lower()
+    for family, marks in (("linux", ("linux",)), ("macos", ("macos", "darwin")), ("windows", ("windows",))):
+        if any(mark in text for mark in marks):
+            return family
+    return platform_text or "?"
+
+
+def _is_test(doc: dict[str, Any]) -> bool:
+    if doc.get("kind") == TEST_KIND:
+        return True
+    # before the envelope: testsuite's own ``schema`` field and its verdict fields
+    return "kind" not in doc and isinstance(doc.get("schema"), int) and \
+        all(k in doc for k in ("variant", "numpy_version", "python", "suite", "counts"))
+
+
+def read(files: list[Path]) -> Inputs:
+    """Every file as a bench run, a test verdict or a skipped file (logged, one line each)."""
+    runs, tests, skipped = [], [], []
+    for f in files:
+        try:
+            doc = json.loads(f.read_text(encoding="utf-8"))
+        except OSError as exc:
+            skipped.append(Skipped(f, f"cannot read it ({exc.strerror or type(exc).__name__})"))
+            continue
+        except ValueError as exc:
+            skipped.append(Skipped(f, f"not valid JSON ({exc})"))
+            continue
+        try:
+            if isinstance(doc, dict) and _is_test(doc):
+                tests.append(TestVerdict.of(f, doc))
+            elif isinstance(doc, dict) and (doc.get("kind") == schema.KIND or "format" in doc):
+                runs.append(BenchRun.of(f, schema.upgrade(doc, str(f))))
+            else:
+                kind = doc.get("kind") if isinstance(doc, dict) else None
+                skipped.append(Skipped(f, f"kind {kind!r}, not a lockswap bench or test result" if kind
+                                       else "not a lockswap bench or test result"))
+        except ConfigError as exc:
+            skipped.append(Skipped(f, exc.message))
+        except (KeyError, TypeError, ValueError) as exc:
+            skipped.append(Skipped(f, f"malformed ({exc!r})"))
+    for s in skipped:
+        log.warn(f"skipped {s.path}: {s.reason}")
+    return Inputs(tuple(runs), tuple(tests), tuple(skipped))
+
+
+@dataclass(frozen=True)
+class Key:
+    machine: str
+    numpy: str
+    variant: str
+    workload: str
+    size: int
+    mode: str
+    workers: int
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Measurements of all runs by cell; repeats of one cell from several runs on one machine pool."""
+
+    samples: dict[Key, list[float]]  # MFLOPS per repeat
+    calls: dict[Key, list[float]]  # calls/s per repeat
+    # (run index, repeat) -> (seconds, iterations per worker): pairs cells measured in one process
+    processes: dict[Key, dict[tuple[int, int], tuple[float, int]]]
+    runs: tuple[BenchRun, ...]
+    run_of_machine: dict[str, list[BenchRun]]
+    workloads: dict[str, dict[str, Any]]
+
+    def machine(self, label: str) -> Machine:
+        return self.run_of_machine[label][0].machine
+
+    def variants(self, keys: list[Key]) -> list[str]:
+        names = sorted({k.variant for k in keys})
+        return [BASELINE, *[n for n in names if n != BASELINE]] if BASELINE in names else names
+
+
+def _workload_names(defs: dict[str, dict[str, Any]], seen: dict[str, dict[str, Any]],
+                    where: Path) -> dict[str, str]:
+    """Names under which ``defs`` are reported; adds them to ``seen``.
+
+    Measurements of one workload name with different source text (an older lockswap's kernel) are
+    never pooled: the later definition is reported as ``name#<hash of its source>``.
+    """
+    names = {}
+    for name, d in defs.items():
+        same = {k: d.get(k) for k in ("setup", "kernel")}
+        if name in seen and {k: seen[name].get(k) for k in ("setup", "kernel")} != same:
+            names[name] = f"{name}#{paths.content_key(same['setup'], same['kernel'])[:6]}"
+            log.warn(f"{where.name}: workload {name!r} has other source text than in an earlier file; "
+                     f"reported separately as {names[name]!r}")
+        else:
+            names[name] = name
+        seen.setdefault(names[name], d)
+    return names
+
+
+def pool(runs: tuple[BenchRun, ...] | list[BenchRun]) -> Pool:
+    samples: dict[Key, list[float]] = defaultdict(list)
+    calls: dict[Key, list[float]] = defaultdict(list)
+    processes: dict[Key, dict[tuple[int, int], tuple[float, int]]] = defaultdict(dict)
+    machines: dict[str, list[BenchRun]] = defaultdict(list)
+    workloads: dict[str, dict[str, Any]] = {}
+    for index, run in enumerate(runs):
+        machines[run.machine_label].append(run)
+        names = _workload_names(run.workloads, workloads, run.path)
+        for m in run.measurements:
+            key = Key(run.machine_label, m.numpy_version, m.variant, names.get(m.workload, m.workload),
+                      m.size, m.mode, m.workers)
+            samples[key].append(m.mflops)
+            if m.iterations:
+                processes[key][index, m.repeat] = (m.seconds, int(m.iterations))
+            if m.calls:
+                calls[key].append(m.calls / m.seconds)
+    return Pool(dict(samples), dict(calls), dict(processes), tuple(runs), dict(machines), workloads)
