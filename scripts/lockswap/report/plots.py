@@ -56,7 +56,7 @@ def plot_group(a: Analysis, machine: str, numpy: str, workload: str, out_dir: Pa
     style = {"threads": "-", "processes": "--"}
     physical = a.pool.machine(machine).physical
     workers = sorted({r.key.workers for r in rows})
-    stem = f"{slug(machine)}-numpy{numpy}-{slug(workload)}"
+    stem = f"{slug(machine)}-numpy{re.sub(r'[^A-Za-z0-9.]+', '-', numpy)[:40]}-{slug(workload)}"
     written = []
     fig, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.6), squeeze=False)
     for ax, size in zip(axes[0], sizes, strict=True):

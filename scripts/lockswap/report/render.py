@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..base import log, paths, stats
+from ..base.mdtext import escape as esc
 from ..base.errors import ConfigError
 from ..base.manifest import BASELINE
 from . import plots, scaling, verdict
@@ -31,18 +32,18 @@ def environment_table(runs: Sequence[BenchRun]) -> list[str]:
         load = f"{m.loadavg_at_start[0]:.2f}" if m.loadavg_at_start else "n/a"
         for t in run.targets.values():
             lines.append(
-                f"| {run.machine_label} | {run.path.name} | {run.created} | {run.os} | "
+                f"| {esc(run.machine_label)} | {esc(run.path.name)} | {esc(run.created)} | {esc(run.os)} | "
                 f"{m.usable} ({m.physical}) | "
-                f"{load} | {t.label} | {t.variant} | {t.version} | {t.python} | "
-                f"{'**ENABLED**' if t.gil_enabled else 'disabled'} | {t.patch_sha256[:12] or '-'} | "
-                f"{run.commit[:10]}{' (dirty)' if run.dirty else ''} |")
+                f"{load} | {esc(t.label)} | {esc(t.variant)} | {esc(t.version)} | {esc(t.python)} | "
+                f"{'**ENABLED**' if t.gil_enabled else 'disabled'} | {esc(t.patch_sha256[:12] or '-')} | "
+                f"{esc(run.commit[:10])}{' (dirty)' if run.dirty else ''} |")
     return lines
 
 
 def warnings_section(a: Analysis) -> list[str]:
-    lines = [f"> **WARNING** ({run.machine_label}, `{run.path.name}`): {w}"
+    lines = [f"> **WARNING** ({esc(run.machine_label)}, {esc(run.path.name)}): {esc(w)}"
              for run in a.inputs.runs for w in run.warnings()]
-    lines += [f"> skipped `{s.path}`: {s.reason}" for s in a.inputs.skipped]
+    lines += [f"> skipped {esc(s.path)}: {esc(s.reason)}" for s in a.inputs.skipped]
     return [*lines, ""] if lines else []
 
 
@@ -56,12 +57,12 @@ def failures_table(runs: Sequence[BenchRun]) -> list[str]:
              "stderr (last line) |",
              "|" + "---|" * 11]
     for run, f in rows:
-        tail = (f.stderr_tail.strip().splitlines() or [""])[-1][:120].replace("|", "\\|")
-        error = f.error.strip().replace("\n", " ")[:160].replace("|", "\\|")
+        tail = esc((f.stderr_tail.strip().splitlines() or [""])[-1][:120])
+        error = esc(f.error.strip()[:160])
         secs = f"{f.seconds:.1f}" if isinstance(f.seconds, (int, float)) else "-"
-        lines.append(f"| {run.machine_label} | {f.target} | {f.workload} | {f.size} | {f.mode} | "
-                     f"{f.workers} | "
-                     f"{f.repeat} | {f.kind} | {secs} | {error} | `{tail}` |")
+        lines.append(f"| {esc(run.machine_label)} | {esc(f.target)} | {esc(f.workload)} | {esc(f.size)} | "
+                     f"{esc(f.mode)} | {esc(f.workers)} | "
+                     f"{esc(f.repeat)} | {esc(f.kind)} | {secs} | {error} | {tail} |")
     return [*lines, ""]
 
 
@@ -84,7 +85,7 @@ def workload_table(a: Analysis, rows: list[ThroughputRow]) -> list[str]:
             v = "no significant difference"
         sp = f"{r.speedup.estimate:.2f} [{r.speedup.low:.2f}, {r.speedup.high:.2f}]" if r.speedup else "-"
         workers = f"{k.workers}" + (" (SMT)" if r.flag == "SMT" else "")
-        lines.append(f"| {v} | {k.size} | {k.mode} | {workers} | {k.variant} | {_fmt(r.mflops.estimate)} "
+        lines.append(f"| {v} | {k.size} | {esc(k.mode)} | {workers} | {esc(k.variant)} | {_fmt(r.mflops.estimate)} "
                      f"[{_fmt(r.mflops.low)}, {_fmt(r.mflops.high)}] | {sp} | "
                      f"{scaling.comparison(a.family, r.vs_base)} |")
     return lines
@@ -109,7 +110,7 @@ def render(a: Analysis, out_dir: Path) -> tuple[Path, Path, list[Path]]:
     md += [*scaling.section(a.pool, a.family, a.scaling_rows, a.reference), *failures_table(a.inputs.runs)]
     pngs: list[Path] = []
     for machine, numpy in sorted({(r.key.machine, r.key.numpy) for r in a.throughput_rows}):
-        md += [f"## {machine}, NumPy {numpy}", ""]
+        md += [f"## {esc(machine)}, NumPy {esc(numpy)}", ""]
         ns = [len(v) for k, v in a.pool.samples.items() if (k.machine, k.numpy) == (machine, numpy)]
         if ns and stats.min_p(min(ns), min(ns)) >= stats.ALPHA:
             md += [f"> Only {min(ns)} repeats per cell: the smallest attainable p is "
@@ -125,12 +126,12 @@ def render(a: Analysis, out_dir: Path) -> tuple[Path, Path, list[Path]]:
             info = a.pool.workloads.get(workload, {})
             rows = [r for r in a.throughput_rows if (r.key.machine, r.key.numpy, r.key.workload) ==
                     (machine, numpy, workload)]
-            md += [f"### {workload}", "", str(info.get("description", "")),
-                   f"FLOPs per call: `{info.get('flops', '?')}`.", "", *workload_table(a, rows), ""]
+            md += [f"### {esc(workload)}", "", esc(info.get("description", "")),
+                   f"FLOPs per call: {esc(info.get('flops', '?'))}.", "", *workload_table(a, rows), ""]
             for png in plots.plot_group(a, machine, numpy, workload, out_dir):
                 pngs.append(png)
-                md += [f"![{png.stem}]({png.name})", ""]
-    md += ["## Inputs", "", *(f"- `{f.name}`" for f in files), ""]
+                md += [f"![{esc(png.stem)}]({png.name})", ""]  # plots.plot_group: [A-Za-z0-9.-] only
+    md += ["## Inputs", "", *(f"- {esc(f.name)}" for f in files), ""]
     report = out_dir / "report.md"
     paths.atomic_write_text(report, "\n".join(md) + "\n")
     summary = out_dir / "summary.md"

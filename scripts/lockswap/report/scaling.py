@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from ..base import stats
 from ..base.errors import ConfigError
 from ..base.manifest import BASELINE
+from ..base.mdtext import escape as esc
 from .results import Key, Pool
 
 
@@ -154,7 +155,7 @@ def table(pool: Pool, family: stats.Family, group: list[Row], reference: tuple[s
     """Long format: one row per (NumPy, variant, N), verdict first."""
     if not group:
         return []
-    ref_name = f"{reference[1]}@{reference[0]}" if reference else ""
+    ref_name = esc(f"{reference[1]}@{reference[0]}") if reference else ""
     has_ref = reference and any(r.eff_vs_ref is not None or r.ns_vs_ref is not None for r in group)
     mixed = len({(r.machine, r.workload, r.size) for r in group}) > 1  # e.g. CI jobs in one table
     head = ["verdict", *(["machine", "workload"] if mixed else []), "NumPy", "variant", "N", "processes",
@@ -163,8 +164,8 @@ def table(pool: Pool, family: stats.Family, group: list[Row], reference: tuple[s
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in group:
         note = f" ({r.flag})" if r.flag == "SMT" else ""
-        where = [r.machine, f"{r.workload} n={r.size}"] if mixed else []
-        cells = [verdict(family, r), *where, r.numpy, r.variant, f"{r.workers}{note}", str(r.processes),
+        where = [esc(r.machine), f"{esc(r.workload)} n={r.size}"] if mixed else []
+        cells = [verdict(family, r), *where, esc(r.numpy), esc(r.variant), f"{r.workers}{note}", str(r.processes),
                  interval(r.eff, 2), comparison(family, r.eff_vs_base), interval(r.ns, 0),
                  comparison(family, r.ns_vs_base)]
         cells += [comparison(family, r.eff_vs_ref), comparison(family, r.ns_vs_ref)] if has_ref else []
@@ -192,7 +193,8 @@ def section(pool: Pool, family: stats.Family, all_: list[Row],
     for r in all_:
         groups.setdefault((r.machine, r.workload, r.size), []).append(r)
     for (machine, workload, size), group in groups.items():
-        md += [f"### {workload}, n = {size} ({machine})", "", *table(pool, family, group, reference), ""]
+        md += [f"### {esc(workload)}, n = {size} ({esc(machine)})", "", *table(pool, family, group, reference),
+               ""]
     if not md:
         return []
     return ["## Thread scaling t1/tN, every NumPy version side by side", "", *header(family), "", *md]

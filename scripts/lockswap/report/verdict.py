@@ -13,6 +13,7 @@ from pathlib import Path
 from ..base import stats
 from ..base.errors import ConfigError
 from ..base.manifest import BASELINE
+from ..base.mdtext import escape
 from . import scaling
 from .analysis import Analysis, VerdictRow, analyse
 from .results import Inputs, read
@@ -43,16 +44,17 @@ def _cells(a: Analysis, row: VerdictRow, markdown: bool) -> list[str]:
         if not markdown:
             ratio = ratio.replace("**", "") + (" *" if r.eff_vs_base is not None and
                                                a.family.significant(r.eff_vs_base) else "")
-    return [overall(a, row), row.variant, row.numpy, row.python, row.os, row.tests, workers, eff, ratio]
+    data = [row.variant, row.numpy, row.python, row.os, row.tests]  # from results files: escaped in Markdown
+    return [overall(a, row), *(map(escape, data) if markdown else data), workers, eff, ratio]
 
 
 HEAD = ["verdict", "variant", "NumPy", "Python", "OS", "tests", "N", "t1/tN [95% CI]",
         "t1/tN / baseline [95% CI] p (Holm)"]
 
 
-def _explain(a: Analysis) -> str:
+def _explain(a: Analysis, markdown: bool = False) -> str:
     cells = sorted({(r.workload, r.size) for r in a.verdict_rows if r.scaling})
-    what = ", ".join(f"{w} n={s}" for w, s in cells) or "no threaded cells"
+    what = ", ".join(f"{escape(w) if markdown else w} n={s}" for w, s in cells) or "no threaded cells"
     return (f"t1/tN of {what} (threads) at the largest N within the physical cores; ratio to the same "
             f"NumPy's baseline with bootstrap {stats.LEVEL:.0%} CI; Mann-Whitney p Holm-adjusted across "
             f"all {len(a.family)} comparisons of the report; significant when adjusted p < {stats.ALPHA}.")
@@ -82,7 +84,7 @@ def markdown_table(a: Analysis, rows: list[VerdictRow] | None = None) -> list[st
     lines = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
     lines += ["| " + " | ".join(_cells(a, r, markdown=True)) + " |"
               for r in (a.verdict_rows if rows is None else rows)]
-    return [_explain(a) + " **Bold**: significant.", "", *lines]
+    return [_explain(a, markdown=True) + " **Bold**: significant.", "", *lines]
 
 
 def load(files: Sequence[Path], tests_dir: Path | None = None) -> Inputs:
@@ -125,7 +127,7 @@ def summary_markdown(a: Analysis, report_name: str = "report.md") -> str:
     cut = ""
     while True:
         md = ["# lockswap summary", "", *markdown_table(a, verdict_rows), ""]
-        md += [*(f"- {n}" for n in notes[:50]), ""] if notes else []
+        md += [*(f"- {escape(n)}" for n in notes[:50]), ""] if notes else []
         if scale_rows:
             md += ["## Headline thread scaling", "", *scaling.header(a.family), "",
                    *scaling.table(a.pool, a.family, scale_rows, a.reference), ""]
