@@ -4,8 +4,9 @@
 their JSON files into one flat folder, named ``<job id>--<file>`` so that jobs never overwrite
 each other; each JSON object gets a ``"ci"`` entry naming its job (job, variant, numpy, python,
 os) so the report can group by OS: taken from the artifact's job (the matrix cell), never from the
-file, which may declare its own. A file over ``jsonfile.MAX_BYTES`` is left out, one line naming it. When a run has one artifact, download-artifact extracts it
-without its folder; the job is then named by the ``ci-job.txt`` that ``ci-local`` wrote into it.
+file, which may declare its own. A file over ``jsonfile.MAX_BYTES`` is left out, one line naming
+it. When a run has one artifact, download-artifact extracts it without its folder; the job is then
+named by the ``ci-job.txt`` that ``ci-local`` wrote into it (it must be a job of the matrix).
 Jobs that delivered nothing are listed in the job summary.
 
 ``publish`` puts the report's compact ``summary.md`` (verdicts and the headline scaling table) on

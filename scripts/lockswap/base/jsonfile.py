@@ -3,8 +3,8 @@
 ``json.loads`` recurses once per nesting level and holds the whole file in memory, so a small file of
 100 000 nested ``[`` ends in a RecursionError, and a huge one in swapping. ``read`` refuses a file over
 ``MAX_BYTES`` before reading it and one nested deeper than ``MAX_DEPTH`` before parsing it (a linear
-scan of its brackets outside strings), each as one ``BadJson`` (a ``ConfigError``) naming the file; lockswap's own
-files nest a few levels.
+scan of its brackets outside strings), each as one ``BadJson`` (a ``ConfigError``) naming the file;
+lockswap's own files nest a few levels.
 """
 
 from __future__ import annotations

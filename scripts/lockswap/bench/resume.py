@@ -2,8 +2,9 @@
 
 Everything is checked before anything runs, and every difference is named in one message; a refused
 resume writes nothing. The journal is a file like any other: every path it names must be the one this
-run would use itself (``check_paths``), or the resume is refused before anything is deleted or run. The targets are not rebuilt: each wheel must still be in the cache with the
-sha256 the run recorded (a venv that was deleted is made again from that wheel).
+run would use itself (``check_paths``), or the resume is refused before anything is deleted or run.
+The targets are not rebuilt: each wheel must still be in the cache with the sha256 the run recorded
+(a venv that was deleted is made again from that wheel).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def path_problems(t: dict[str, Any]) -> list[str]:
     if not t.get("wheel_file"):  # --use-python: the user's own environment, never deleted
         return [] if _PYTHON_NAME.fullmatch(python.name) and not python.is_dir() else [
             f"{label}: python {python} is not a Python executable"]
-    info = t.get("info") if isinstance(t.get("info"), dict) else {}
+    info: dict[str, Any] = t["info"] if isinstance(t.get("info"), dict) else {}
     key, name = str(info.get("key") or ""), str(info.get("wheel") or "")
     problems = []
     wheel = Path(str(t["wheel_file"]))
@@ -120,7 +121,7 @@ def path_problems(t: dict[str, Any]) -> list[str]:
     if not (name.endswith(".whl") and wheel == build.store_dir(key) / name and _inside(wheel, store)):
         problems.append(f"{label}: wheel_file {wheel} is not the wheel store's file of key {key!r} "
                         f"under {store}")
-    facts = info.get("interpreter") if isinstance(info.get("interpreter"), dict) else {}
+    facts: dict[str, Any] = info["interpreter"] if isinstance(info.get("interpreter"), dict) else {}
     interp_path = Path(str(facts.get("path") or ""))
     if not _inside(interp_path, paths.cache_root()) and interp_path != _found_interpreter(facts):
         problems.append(f"{label}: interpreter path {interp_path} is neither in lockswap's cache "

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..base import log, paths, stats
-from ..base.mdtext import escape as esc
 from ..base.errors import ConfigError
 from ..base.manifest import BASELINE
+from ..base.mdtext import escape as esc
 from . import plots, scaling, verdict
 from .analysis import Analysis, ThroughputRow, analyse
 from .results import BenchRun
@@ -85,7 +85,8 @@ def workload_table(a: Analysis, rows: list[ThroughputRow]) -> list[str]:
             v = "no significant difference"
         sp = f"{r.speedup.estimate:.2f} [{r.speedup.low:.2f}, {r.speedup.high:.2f}]" if r.speedup else "-"
         workers = f"{k.workers}" + (" (SMT)" if r.flag == "SMT" else "")
-        lines.append(f"| {v} | {k.size} | {esc(k.mode)} | {workers} | {esc(k.variant)} | {_fmt(r.mflops.estimate)} "
+        lines.append(f"| {v} | {k.size} | {esc(k.mode)} | {workers} | {esc(k.variant)} | "
+                     f"{_fmt(r.mflops.estimate)} "
                      f"[{_fmt(r.mflops.low)}, {_fmt(r.mflops.high)}] | {sp} | "
                      f"{scaling.comparison(a.family, r.vs_base)} |")
     return lines

@@ -165,7 +165,8 @@ def table(pool: Pool, family: stats.Family, group: list[Row], reference: tuple[s
     for r in group:
         note = f" ({r.flag})" if r.flag == "SMT" else ""
         where = [esc(r.machine), f"{esc(r.workload)} n={r.size}"] if mixed else []
-        cells = [verdict(family, r), *where, esc(r.numpy), esc(r.variant), f"{r.workers}{note}", str(r.processes),
+        cells = [verdict(family, r), *where, esc(r.numpy), esc(r.variant), f"{r.workers}{note}",
+                 str(r.processes),
                  interval(r.eff, 2), comparison(family, r.eff_vs_base), interval(r.ns, 0),
                  comparison(family, r.ns_vs_base)]
         cells += [comparison(family, r.eff_vs_ref), comparison(family, r.ns_vs_ref)] if has_ref else []
@@ -193,8 +194,8 @@ def section(pool: Pool, family: stats.Family, all_: list[Row],
     for r in all_:
         groups.setdefault((r.machine, r.workload, r.size), []).append(r)
     for (machine, workload, size), group in groups.items():
-        md += [f"### {esc(workload)}, n = {size} ({esc(machine)})", "", *table(pool, family, group, reference),
-               ""]
+        md += [f"### {esc(workload)}, n = {size} ({esc(machine)})", "",
+               *table(pool, family, group, reference), ""]
     if not md:
         return []
     return ["## Thread scaling t1/tN, every NumPy version side by side", "", *header(family), "", *md]
