@@ -51,6 +51,20 @@ def ensure() -> Path:
     return final / "node_modules"
 
 
+def findings_of(output: str) -> tuple[list[str], int]:
+    """The driver's finding lines, less unknown-label findings for labels ``ci/runners.py`` knows as
+    current GitHub-hosted runners; and how many of those were dropped."""
+    findings, dropped = [], 0
+    for line in output.splitlines():
+        if line.startswith("actionlint: ") or not line.strip():
+            continue
+        if line.endswith("[runner-label]") and (m := _UNKNOWN_LABEL.search(line)) and m[1] in runners.CORES:
+            dropped += 1
+            continue
+        findings.append(line)
+    return findings, dropped
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ci.actionlint", description=__doc__)
     p.add_argument("files", nargs="*", type=Path, help="workflow files (default: .github/workflows/*)")
@@ -61,14 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     node = _tool("node", "install Node.js 18 or newer")
     modules = ensure()
     done = proc.run([node, DRIVER, modules, *files], check=False, echo=False)
-    findings, dropped = [], 0
-    for line in done.stdout.splitlines():
-        if line.startswith("actionlint: ") or not line.strip():
-            continue
-        if line.endswith("[runner-label]") and (m := _UNKNOWN_LABEL.search(line)) and m[1] in runners.CORES:
-            dropped += 1
-            continue
-        findings.append(line)
+    findings, dropped = findings_of(done.stdout)
     for line in findings:
         print(line)
     print(f"actionlint: {len(findings)} finding(s) in {len(files)} file(s)"

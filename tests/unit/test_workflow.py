@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ci import job, matrix, merge
+from ci import actionlint, job, matrix, merge
 from lockswap.base import manifest, paths
 
 WORKFLOW = paths.REPO / ".github" / "workflows" / "lockswap.yml"
@@ -305,3 +305,13 @@ def test_a_manual_run_can_choose_the_os(wf):
     windows = workflow_matrix(wf, "workflow_dispatch", {**defaults, "os": "windows"})
     assert windows and {c.os for c in windows} == {"windows-2022"}
     assert {c.os for c in workflow_matrix(wf, "workflow_dispatch", defaults)} == set(manifest.load().ci.os)
+
+
+def test_actionlint_drops_only_unknown_label_findings_for_labels_lockswap_knows():
+    out = ('w.yml:66:14: label "ubuntu-24.04" is unknown. available labels are "x" [runner-label]\n'
+           'w.yml:70:14: label "ubuntu-99.04" is unknown. available labels are "x" [runner-label]\n'
+           'w.yml:80:9: property "foo" is not defined [expression]\n'
+           "actionlint: 3 finding(s) in 1 file(s)\n")
+    findings, dropped = actionlint.findings_of(out)
+    assert dropped == 1 and len(findings) == 2
+    assert "ubuntu-99.04" in findings[0] and "[expression]" in findings[1]
