@@ -48,7 +48,7 @@ def plot_group(a: Analysis, machine: str, numpy: str, workload: str, out_dir: Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in a.throughput_rows if (r.key.machine, r.key.numpy, r.key.workload) ==
+    rows = [r for r in a.throughput_rows if (r.key.run, r.key.numpy, r.key.workload) ==
             (machine, numpy, workload)]
     sizes = sorted({r.key.size for r in rows})
     variants = a.pool.variants([r.key for r in rows])
@@ -62,8 +62,8 @@ def plot_group(a: Analysis, machine: str, numpy: str, workload: str, out_dir: Pa
     for ax, size in zip(axes[0], sizes, strict=True):
         for v in variants:
             for mode in ("threads", "processes"):
-                pts = sorted((r.key.workers, r.mflops) for r in rows
-                             if (r.key.variant, r.key.size, r.key.mode) == (v, size, mode))
+                pts = sorted((r.key.workers, r.mflops) for r in rows if r.mflops is not None
+                             and (r.key.variant, r.key.size, r.key.mode) == (v, size, mode))
                 if not pts:
                     continue
                 xs = [x for x, _ in pts]
