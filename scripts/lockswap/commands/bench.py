@@ -64,6 +64,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
                       "oversubscribed worker counts (an hour or more)")
     p.add_argument("--timeout", type=float, help="seconds a worker may go without finishing a cell before "
                    "it is killed and the cell recorded as failed (default: derived from the calibration)")
+    p.add_argument("--settle", type=float, default=environment.SETTLE_SECONDS, metavar="SECONDS",
+                   help="wait up to this long for the 1-minute load to fall to half the usable CPUs "
+                        f"before measuring (default {environment.SETTLE_SECONDS:.0f}; 0: start at once)")
     p.add_argument("--allow-gil", action="store_true", help="measure even if the GIL is enabled")
     p.add_argument("--use-python", action="append", default=[], metavar="VARIANT=PYTHON",
                    help="measure an existing environment's Python for VARIANT instead of building "
@@ -179,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         finished = execute.new_run(plan, req.numpy, [c.label for c in req.targets],
                                    lambda: _targets(args, req),
                                    output=Path(args.output) if args.output else None,
-                                   allow_gil=args.allow_gil)
+                                   allow_gil=args.allow_gil, settle=args.settle)
     if not args.no_report:
         report.answer(finished.path)
     return finished.exit_code

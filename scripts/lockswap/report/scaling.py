@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, replace
 
 from ..base import manifest, stats
+from ..base.errors import ConfigError
 from ..base.manifest import BASELINE
 from .disturbance import Disturbance, check
 from .results import Key, Pool
@@ -46,7 +47,7 @@ def parse_reference(text: str | None) -> tuple[str, str] | None:
         return None
     build = manifest.parse_build(text, option="--reference")
     if build.numpy is None:
-        raise manifest.bad_build(text, "--reference")
+        raise ConfigError(f"--reference {text!r}: expected VARIANT@NUMPY", "e.g. --reference baseline@2.2.6")
     return build.numpy, build.variant
 
 
@@ -118,8 +119,9 @@ def rows(pool: Pool, family: stats.Family, group: str, workload: str, size: int,
     upstream = pool.upstream(group)
     if upstream not in targets:
         upstream = None
+    is_head_cell = head is not None and (head.workload, head.size) == (workload, size)
     # pooled runs were not interleaved with each other: nothing of theirs enters a Holm family
-    is_head_cell = head is not None and (head.workload, head.size) == (workload, size) and not pool.pooled
+    in_family = is_head_cell and not pool.pooled
     loaded = pool.loaded(group)
     out = []
     for numpy, variant in targets:
@@ -135,20 +137,21 @@ def rows(pool: Pool, family: stats.Family, group: str, workload: str, size: int,
             if not eff:
                 continue
             at_head = is_head_cell and head is not None and n == head.workers
+            eff_family = at_head and in_family
             out.append(Row(
                 group, workload, size, numpy, variant, n, len(eff),
                 stats.median_interval(ns) if ns else None, stats.median_interval(eff),
-                _maybe(family, ns, ns_per_call(pool, base), is_base, ("ns", key, base), group, is_head_cell),
+                _maybe(family, ns, ns_per_call(pool, base), is_base, ("ns", key, base), group, in_family),
                 _maybe(family, eff, efficiencies(pool, replace(base, workers=n)), is_base,
-                       ("eff", key, base, n), group, at_head),
+                       ("eff", key, base, n), group, eff_family),
                 _maybe(family, ns, ns_per_call(pool, ref), is_ref, ("ns", key, ref), group, False)
                 if ref else None,
                 _maybe(family, eff, efficiencies(pool, replace(ref, workers=n)), is_ref, ("eff", key, ref, n),
                        group, False) if ref else None,
-                _maybe(family, ns, ns_per_call(pool, up), is_up, ("ns", key, up), group, is_head_cell)
+                _maybe(family, ns, ns_per_call(pool, up), is_up, ("ns", key, up), group, in_family)
                 if up else None,
                 _maybe(family, eff, efficiencies(pool, replace(up, workers=n)), is_up, ("eff", key, up, n),
-                       group, at_head) if up else None,
+                       group, eff_family) if up else None,
                 flag(pool, group, n), at_head,
                 check(ns, eff, pool.foreign.get(replace(key, workers=n), []), loaded), pool.pooled))
     return out
