@@ -69,7 +69,8 @@ def test_another_numpy_version_in_the_same_run(tmp_path, monkeypatch):
     out = tmp_path / "results" / "two.json"
     assert cli.main(["bench", "--numpy", NUMPY, "--variants", f"baseline,baseline@{OTHER}",
                      "--workloads", "add", "--sizes", "1", "--workers", "1,2", "--modes", "threads",
-                     "--repeats", "3", "--target-seconds", "0.02", "--settle", "0", "--output", str(out)]) == 0
+                     "--repeats", "3", "--target-seconds", "0.02", "--settle", "0",
+                     "--output", str(out)]) == 0
     doc = schema.load(out)
     assert {k: v["worker"]["numpy_version"] for k, v in doc["variants"].items()} == {
         "baseline": NUMPY, f"baseline@{OTHER}": OTHER}

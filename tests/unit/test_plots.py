@@ -136,7 +136,7 @@ def _bench(tmp_path: Path, *, modes: tuple[str, ...] = ("threads", "processes"),
 
 def _group(path: Path, out: Path) -> list[Path]:
     a = analysis.analyse(verdict.load([path]))
-    machine, numpy = next((r.key.machine, r.key.numpy) for r in a.throughput_rows)
+    machine, numpy = next((r.key.run, r.key.numpy) for r in a.throughput_rows)
     return plots.plot_group(a, machine, numpy, "add", out)
 
 

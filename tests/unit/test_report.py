@@ -317,7 +317,8 @@ def test_two_runs_are_shown_side_by_side_and_never_compared_with_each_other(tmp_
 def test_a_disturbed_run_marks_the_verdicts_that_rest_on_it(tmp_path):
     quiet = _a(_run(tmp_path, "quiet.json"))
     rw = next(r for r in quiet.verdict_rows if r.variant == "rwlock")
-    assert verdict.overall(quiet, rw) == "scales better" and rw.scaling is not None and not rw.scaling.disturbed
+    assert verdict.overall(quiet, rw) == "scales better"
+    assert rw.scaling is not None and not rw.scaling.disturbed
     noisy = _a(_run(tmp_path, "noisy.json", slow=1.5))  # every third 1-thread process 1.5x slower
     rw = next(r for r in noisy.verdict_rows if r.variant == "rwlock")
     assert rw.scaling is not None and rw.scaling.disturbed
