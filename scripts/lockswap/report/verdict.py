@@ -64,7 +64,9 @@ def _cells(a: Analysis, row: VerdictRow, markdown: bool) -> list[str]:
 
 def _explain(a: Analysis) -> str:
     cells = sorted({(r.workload, r.size) for r in a.verdict_rows if r.scaling})
-    what = ", ".join(f"{w} n={s}" for w, s in cells) or "no threaded cells"
+    what = ", ".join(f"{w} n={s}" + (f" ({per} ufunc calls per kernel iteration)" if (
+        per := a.pool.workloads.get(w, {}).get("calls_per_iteration", 1)) != 1 else "")
+        for w, s in cells) or "no threaded cells"
     sizes = sorted({a.family.size(g) for g in a.pool.groups if a.family.size(g)})
     family = (f"the run's fixed family of {'/'.join(map(str, sizes))} headline comparisons" if sizes
               else "no family (nothing comparable)")
