@@ -18,8 +18,12 @@ def parse(*argv: str) -> argparse.Namespace:
     return p.parse_args(list(argv))
 
 
-def test_registry_has_the_four_workloads_with_flop_counts():
-    assert list(workloads.REGISTRY) == ["issue27786", "add", "npadd", "scalar", "mix", "keys40"]
+def test_registry_has_the_workloads_with_flop_counts():
+    assert list(workloads.REGISTRY) == ["issue27786", "add", "npadd", "scalar", "mix", "keys40", "sin",
+                                        "addalloc", "addop"]
+    assert workloads.PR32513 == ("sin", "addalloc", "addop")  # NumPy PR 32513's forms, in its order
+    assert not set(workloads.PR32513) & set(workloads.QUICK)  # by name or --full only
+    assert workloads.get("scalar").calls_per_iteration == 4 and workloads.get("sin").sizes((1,)) == (4,)
     assert workloads.get("issue27786").flops_per_call(1000) == 2000  # as counted in NumPy issue 27786
     assert workloads.get("add").flops_per_call(10) == 10
     assert workloads.get("scalar").sizes((10, 100)) == (1,)
