@@ -135,6 +135,7 @@ def test_an_sdist_without_exactly_one_top_level_folder_is_refused_before_it_is_c
     with pytest.raises(FetchError) as err:
         source.fetch(FREE)
     assert "exactly one top-level folder" in err.value.message and "evil" in err.value.message
+    assert err.value.message.startswith(f"numpy-{FREE}.tar.gz is not an sdist")
     assert index.downloads == 1
     assert not files_under(cache / "sdist") and not files_under(cache / "src")
     index.entries[1] = Entry(f"numpy-{FREE}.tar.gz", tarball({"pyproject.toml": b"x"}))  # a file, no folder

@@ -161,9 +161,9 @@ class _Corrupt(Exception):
     """A download whose sha256 is not the expected one."""
 
 
-def top_folder(archive: Path) -> str:
-    """The one top-level folder of ``archive``; FetchError if it has none or several entries there.
-    Raises tarfile/OS errors if the archive cannot be read."""
+def top_folder(archive: Path, name: str = "") -> str:
+    """The one top-level folder of ``archive`` (shown as ``name``); FetchError if it has none or
+    several entries there. Raises tarfile/OS errors if the archive cannot be read."""
     tops: dict[str, bool] = {}  # name -> may be a folder
     with tarfile.open(archive) as tar:
         for member in tar:
@@ -173,8 +173,8 @@ def top_folder(archive: Path) -> str:
     folders = [name for name, is_dir in tops.items() if is_dir]
     if len(tops) != 1 or len(folders) != 1:
         shown = ", ".join(sorted(tops)[:6]) or "nothing"
-        raise FetchError(f"{archive.name} is not an sdist: it must hold exactly one top-level folder, "
-                         f"it holds {len(tops)} top-level entries ({shown})",
+        raise FetchError(f"{name or archive.name} is not an sdist: it must hold exactly one top-level "
+                         f"folder, it holds {len(tops)} top-level entries ({shown})",
                          "use another index (PIP_INDEX_URL), or pass --numpy path:DIR with a checkout")
     return folders[0]
 
@@ -194,7 +194,7 @@ def _download(listing: Listing, dest: Path) -> None:
                 # A wrong layout is refused here, before it is cached; a verified archive that cannot
                 # be read is kept, and unpacking says so (see unpack).
                 with contextlib.suppress(*_UNREADABLE):
-                    top_folder(tmp)
+                    top_folder(tmp, listing.filename)
             return
         except _Corrupt as bad:
             log.warn(f"{listing.filename}: sha256 {bad} != {listing.sha256} (attempt {attempt}); "
