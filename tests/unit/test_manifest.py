@@ -121,7 +121,10 @@ def test_bad_ci_tables_are_refused(tmp_path, ci_lines, complaint):
 
 def test_os_family():
     assert manifest.os_family("windows-2022") == "windows"
-    assert manifest.os_family("ubuntu-24.04") == "ubuntu"
+    assert manifest.os_family("ubuntu-24.04") == "linux"
+    assert manifest.os_family("Linux-6.1.0-28-amd64-x86_64-with-glibc2.36") == "linux"
+    assert manifest.os_family("macOS-14.5-arm64-arm-64bit") == "macos"
+    assert manifest.os_family("Windows-10-10.0.20348-SP0") == "windows"
     assert manifest.os_family("macos-latest") == "macos"
 
 

@@ -33,6 +33,7 @@ class Workload:
     fixed_size: int | None = None  # the size does not apply: always run with this ``n``
     warmup: bool = True  # run the kernel before the barrier (False: measure a cold dispatch cache)
     fresh_process: bool = False  # each measurement in its own worker process (fresh caches)
+    calls_per_iteration: int = 1  # ufunc calls of one kernel iteration: "ns per iteration" means this many
 
     def flops_per_call(self, n: int) -> int:
         return int(eval(self.flops, {"__builtins__": {}}, {"n": n}))
@@ -43,7 +44,7 @@ class Workload:
     def to_json(self) -> dict[str, object]:
         return {"description": self.description, "setup": self.setup, "kernel": self.kernel,
                 "flops": self.flops, "fixed_size": self.fixed_size, "warmup": self.warmup,
-                "fresh_process": self.fresh_process}
+                "fresh_process": self.fresh_process, "calls_per_iteration": self.calls_per_iteration}
 
 
 _MIX_SETUP = """\
@@ -126,6 +127,7 @@ REGISTRY: dict[str, Workload] = {
             kernel="add(a, b)\nmul(a, b)\nsub(a, b)\ndiv(a, b)",
             flops="4",
             fixed_size=1,
+            calls_per_iteration=4,
         ),
         Workload(
             "mix",
@@ -150,6 +152,7 @@ REGISTRY: dict[str, Workload] = {
             kernel=_KEYS40_KERNEL,
             flops="40 * n",
             fixed_size=16,
+            calls_per_iteration=40,
         ),
     )
 }
