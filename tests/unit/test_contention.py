@@ -148,7 +148,7 @@ def test_rank_orders_by_gain_with_the_ceiling_last_and_holm_applied():
     assert json.loads(json.dumps(by["c2"].to_json()))["with"] == pytest.approx(by["c2"].with_)
 
 
-MASKED = {  # session 3's 2.1.3 lockfree/add medians: the capsule gains nothing alone, much at the ceiling
+MASKED = {  # measured 2.1.3 lockfree/add medians: the capsule gains nothing alone, much at the ceiling
     "none": {"label": "unmodified", "locators": []},
     "c1": {"label": "add", "type": "ufunc", "repr": "<ufunc 'add'>", "locators": ["add"]},
     "c2": {"label": "capsule", "type": "PyCapsule", "repr": "<c>", "locators": ["cap"]},

@@ -129,7 +129,7 @@ def test_os_family():
 
 
 def test_upstream_pythons_default_to_the_buildable_ones_and_are_checked(tmp_path):
-    """Issue 10: what NumPy supports upstream is recorded next to what lockswap builds."""
+    """What NumPy supports upstream is recorded next to what lockswap builds."""
     m = manifest.load(write(tmp_path, GOOD))
     assert m.numpy["2.5.5"].upstream_pythons == m.numpy["2.5.5"].pythons == ("3.13t", "3.14t")
     text = GOOD.replace('pythons = ["3.13t", "3.14t"]\n',

@@ -384,3 +384,20 @@ def test_the_gil_flag_is_the_builds_own(tmp_path):
     assert verdict.overall(a, rows["tlsimmortal"]) == "UNRELIABLE: GIL enabled"
     assert not verdict.overall(a, rows["tls"]).startswith("UNRELIABLE")
     assert not verdict.overall(a, rows["baseline"]).startswith("UNRELIABLE")
+
+
+def test_the_pr_32513_forms_run_and_get_their_table(tmp_path):
+    """The three forms of NumPy PR 32513, measured for real on the test interpreter, in the PR's layout."""
+    from benchrun import argv, need_numpy
+
+    from lockswap.report import prtable
+
+    need_numpy()
+    out = tmp_path / "pr.json"
+    assert cli.main(argv(out, "--workloads", "sin,addalloc,addop", "--workers", "1,2", "--repeats", "4",
+                         "--target-seconds", "0.01", variants=("baseline", "rwlock"))) == 0
+    md = "\n".join(prtable.section(_a(out)))
+    assert "## NumPy PR 32513's forms" in md and "| form | N | baseline@" in md
+    for form in ("`np.sin(a)`", "`np.add(a, b)`", "`a + b`"):
+        assert f"| {form} | 2 | " in md
+    assert "(87.5%)" not in md and "x [" in md  # 4 processes: [min, max] of the speed-up

@@ -154,12 +154,44 @@ REGISTRY: dict[str, Workload] = {
             fixed_size=16,
             calls_per_iteration=40,
         ),
+        # The three forms of NumPy PR 32513's table (4-element float64 arrays, the result allocated by
+        # the call, the ufunc looked up on the module per call): what still bounces after the lock is
+        # the ufunc's and the DType's reference count (not in --quick or the default plan)
+        Workload(
+            "sin",
+            "NumPy PR 32513's first form: `np.sin(a)` on a 4-element float64 array, looked up per call, "
+            "result allocated (only by name or --full)",
+            setup="a = np.ones(n)",
+            kernel="np.sin(a)",
+            flops="n",
+            fixed_size=4,
+        ),
+        Workload(
+            "addalloc",
+            "NumPy PR 32513's second form: `np.add(a, b)` on 4-element float64 arrays, looked up per call, "
+            "result allocated (only by name or --full)",
+            setup="a = np.ones(n); b = np.ones(n)",
+            kernel="np.add(a, b)",
+            flops="n",
+            fixed_size=4,
+        ),
+        Workload(
+            "addop",
+            "NumPy PR 32513's third form: the operator `a + b` on 4-element float64 arrays, result "
+            "allocated (only by name or --full)",
+            setup="a = np.ones(n); b = np.ones(n)",
+            kernel="a + b",
+            flops="n",
+            fixed_size=4,
+        ),
     )
 }
 
-
+# NumPy PR 32513's table, in its order: the report shows these as one table in the PR's layout
+PR32513 = ("sin", "addalloc", "addop")
 # --quick: every workload but npadd (the same dispatch path as add, only a different way to call it)
-QUICK = tuple(name for name in REGISTRY if name != "npadd")
+# and the PR-shaped forms (by name or --full)
+QUICK = tuple(name for name in REGISTRY if name != "npadd" and name not in PR32513)
 
 EXTRA_ENV = "LOCKSWAP_BENCH_WORKLOADS"
 

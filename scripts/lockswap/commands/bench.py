@@ -42,7 +42,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variants", help="comma-separated; VARIANT@NUMPY measures another NumPy version in the "
                    "same run, e.g. baseline,rwlock,baseline@2.2.6 (default: every variant of --numpy)")
     p.add_argument("--workloads", help=f"comma-separated from {', '.join(workloads.REGISTRY)} (default: "
-                   f"{','.join(DEFAULT_WORKLOADS)}; --quick: all but npadd; --full: all)")
+                   f"{','.join(DEFAULT_WORKLOADS)}; --quick: all but npadd and the NumPy PR 32513 forms "
+                   "sin,addalloc,addop; --full: all)")
     p.add_argument("--sizes", help=f"array sizes in elements (default: {','.join(map(str, DEFAULT_SIZES))}; "
                    f"--full: {','.join(map(str, FULL_SIZES))})")
     p.add_argument("--workers", help="worker counts (default: powers of two up to the cores, and the cores; "

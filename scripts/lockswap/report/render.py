@@ -15,7 +15,7 @@ from pathlib import Path
 from ..base import log, paths, stats
 from ..base.errors import ConfigError
 from ..base.manifest import BASELINE
-from . import plots, scaling, verdict
+from . import plots, prtable, scaling, verdict
 from .analysis import Analysis, ThroughputRow, analyse
 from .results import BenchRun, Key
 
@@ -111,7 +111,8 @@ def render(a: Analysis, out_dir: Path) -> tuple[Path, Path, list[Path]]:
           "## Verdict", "", *verdict.markdown_table(a), "", *disturbance_notes(a)]
     if a.inputs.runs:
         md += ["## Environment", "", *environment_table(a.inputs.runs), ""]
-    md += [*scaling.section(a.pool, a.family, a.scaling_rows, a.reference), *failures_table(a.inputs.runs)]
+    md += [*scaling.section(a.pool, a.family, a.scaling_rows, a.reference), *prtable.section(a),
+           *failures_table(a.inputs.runs)]
     pngs: list[Path] = []
     for group in sorted({r.key.run for r in a.throughput_rows}):
         for png in forest_plots(a, group, out_dir):

@@ -68,14 +68,13 @@ def _explain(a: Analysis) -> str:
         per := a.pool.workloads.get(w, {}).get("calls_per_iteration", 1)) != 1 else "")
         for w, s in cells) or "no threaded cells"
     sizes = sorted({a.family.size(g) for g in a.pool.groups if a.family.size(g)})
-    family = (f"the run's fixed family of {'/'.join(map(str, sizes))} headline comparisons" if sizes
-              else "no family (nothing comparable)")
+    tests = (f"Mann-Whitney p Holm-adjusted within the run's fixed family of {'/'.join(map(str, sizes))} "
+             f"headline comparisons, CIs Bonferroni-adjusted to it; significant when adjusted p < "
+             f"{stats.ALPHA}" if sizes else "no headline comparison (no baseline measured in the run)")
     pooled = " Runs pooled (--pool-runs): exploratory, nothing is significant." if a.pool.pooled else ""
     return (f"t1/tN of {what} (threads) at the largest N within the physical cores, and 1-thread ns per "
             f"kernel iteration; ratios to the same run's baseline (and upstream build) of medians over "
-            f"processes; Mann-Whitney p Holm-adjusted within {family}, CIs Bonferroni-adjusted to it; "
-            f"significant when adjusted p < {stats.ALPHA}. '(disturbed)': a cell measured on a busy machine "
-            f"(see the notes).{pooled}")
+            f"processes; {tests}. '(disturbed)': a cell measured on a busy machine (see the notes).{pooled}")
 
 
 def _notes(a: Analysis) -> list[str]:
