@@ -19,6 +19,11 @@ download-artifact extracted without its folder (it does that when a run has a si
 
 A failed build skips the rest; a failed test still runs the benchmark. The exit code is 1 if any
 step failed.
+
+``--collect-logs DIR`` (what a failed CI job runs before uploading ``logs-<job>``) copies the logs
+into one folder of the workspace: the cache's ``logs/`` (build and test logs), each build slot's
+``meson-log.txt`` and ``results/*.log``. upload-artifact needs its paths under one root, and the
+cache is outside the workspace.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ci import entry
 from ci.matrix import BENCH_MODES, DEFAULT_BENCH, DEFAULT_SUITE, Cell, parse_bench
@@ -134,10 +140,31 @@ def summary(cell: Cell, interp_text: str, outcomes: Sequence[tuple[Step, str, fl
             f"| step | session | result | time |\n|---|---|---|---|\n{rows}\n")
 
 
+def log_files() -> list[tuple[Path, Path]]:
+    """(log file, its name inside the logs folder) of everything worth reading after a failure."""
+    cache, results = paths.cache_root(), paths.results_dir()
+    found = [(f, Path("cache-logs") / f.relative_to(cache / "logs"))
+             for f in sorted((cache / "logs").rglob("*")) if f.is_file()]
+    found += [(f, Path("meson") / f.relative_to(cache / "build").parts[0] / f.name)
+              for f in sorted((cache / "build").glob("*/build/meson-logs/meson-log.txt")) if f.is_file()]
+    found += [(f, Path("results") / f.name) for f in sorted(results.glob("*.log")) if f.is_file()]
+    return found
+
+
+def collect_logs(dest: Path) -> int:
+    """Copy :func:`log_files` into ``dest`` (one folder, so one upload root); 0 even when none exist."""
+    files = log_files()
+    for src, rel in files:
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        paths.atomic_copy(src, dest / rel)
+    log.info(f"{len(files)} log files copied into {dest}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nox -s ci-local --", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--variant", required=True, help="variant from patches/manifest.toml")
+    p.add_argument("--variant", help="variant from patches/manifest.toml (required unless --collect-logs)")
     p.add_argument("--numpy", help="NumPy version (default: the manifest's default)")
     p.add_argument("--python", help="free-threaded Python: 3.13t or a path (default: what lockswap finds)")
     p.add_argument("--suite", help=f"NumPy test suite (default: {DEFAULT_SUITE})")
@@ -145,11 +172,18 @@ def parser() -> argparse.ArgumentParser:
                    f"--quick plan, or none (default: {DEFAULT_BENCH})")
     p.add_argument("--workers", help="worker counts of the benchmark, e.g. 1,2,4 (default: bench's own)")
     p.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
+    p.add_argument("--collect-logs", type=Path, metavar="DIR",
+                   help="only copy the build, meson and test logs into DIR (what a failed CI job uploads)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.collect_logs:
+        return collect_logs(args.collect_logs)
+    if not args.variant:
+        p.error("--variant is required")
     cell = resolve_cell(args)
     steps = plan(cell.variant, cell.numpy, cell.suite, cell.bench, cell.workers)
     if args.dry_run:

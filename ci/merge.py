@@ -2,9 +2,11 @@
 
 ``collect`` takes the downloaded ``results-<job id>`` artifacts of every matrix job and writes
 their JSON files into one flat folder, named ``<job id>--<file>`` so that jobs never overwrite
-each other; each JSON object gains a ``"ci"`` entry naming its job (job, variant, numpy, python,
-os) so the report can group by OS. When a run has one artifact, download-artifact extracts it
-without its folder; the job is then named by the ``ci-job.txt`` that ``ci-local`` wrote into it.
+each other; each JSON object gets a ``"ci"`` entry naming its job (job, variant, numpy, python,
+os) so the report can group by OS: taken from the artifact's job (the matrix cell), never from the
+file, which may declare its own. A file over ``jsonfile.MAX_BYTES`` is left out, one line naming
+it. When a run has one artifact, download-artifact extracts it without its folder; the job is then
+named by the ``ci-job.txt`` that ``ci-local`` wrote into it (it must be a job of the matrix).
 Jobs that delivered nothing are listed in the job summary.
 
 ``publish`` puts the report's compact ``summary.md`` (verdicts and the headline scaling table) on
@@ -24,8 +26,9 @@ from pathlib import Path
 from ci import entry
 from ci.job import JOB_MARKER
 from ci.matrix import Cell
-from lockswap.base import log, paths
+from lockswap.base import jsonfile, log, paths
 from lockswap.base.errors import ConfigError
+from lockswap.base.mdtext import escape as esc
 
 ARTIFACT_PREFIX = "results-"
 REPORT_ARTIFACT = "report"
@@ -61,8 +64,14 @@ def _artifact_folders(cells: dict[str, Cell], artifacts: Path) -> list[tuple[str
     return found
 
 
-def collect(cells: dict[str, Cell], artifacts: Path, out: Path) -> dict[str, list[Path]]:
-    """Copy every JSON of every job's artifact into ``out``; return the files per job id."""
+def collect(cells: dict[str, Cell], artifacts: Path, out: Path,
+            skipped: list[str] | None = None) -> dict[str, list[Path]]:
+    """Copy every JSON of every job's artifact into ``out``; return the files per job id.
+
+    The ``ci`` tag comes from the artifact's job (its ``results-<job id>`` name, the matrix cell),
+    replacing any ``ci`` entry the file declares itself. A file that is not JSON, or nests too deep,
+    is copied as it is (the report skips it, naming it); one over ``jsonfile.MAX_BYTES`` is left out,
+    one line in ``skipped`` (and the log) naming it."""
     found: dict[str, list[Path]] = {job: [] for job in cells}
     for job, folder in _artifact_folders(cells, artifacts):
         cell = cells.get(job)
@@ -75,13 +84,22 @@ def collect(cells: dict[str, Cell], artifacts: Path, out: Path) -> dict[str, lis
             rel = src.relative_to(folder)
             if folder == artifacts and rel.parts[0].startswith(ARTIFACT_PREFIX):
                 continue  # another job's folder beside a loose artifact
+            if not src.is_file():
+                continue
+            size = src.stat().st_size
+            if size > jsonfile.MAX_BYTES:
+                line = f"{src}: {size} bytes, over the {jsonfile.MAX_BYTES} a results file may have"
+                log.warn(f"left out {line}")
+                if skipped is not None:
+                    skipped.append(line)
+                continue
             try:
-                data = json.loads(src.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError):
-                log.warn(f"{src} is not JSON; copied as it is (the report will skip it)")
+                data = jsonfile.read(src)
+            except jsonfile.BadJson as exc:
+                log.warn(f"{src}: {exc.reason}; copied as it is (the report will skip it)")
                 data = None
             if isinstance(data, dict):
-                data.setdefault("ci", tag)
+                data["ci"] = dict(tag)  # from the artifact's name, never from the file
             dest = out / f"{job}--{'--'.join(rel.parts)}"
             if data is None:
                 out.mkdir(parents=True, exist_ok=True)
@@ -93,7 +111,7 @@ def collect(cells: dict[str, Cell], artifacts: Path, out: Path) -> dict[str, lis
 
 
 def status_table(cells: dict[str, Cell], found: dict[str, list[Path]]) -> str:
-    rows = [f"| {c.variant} | {c.numpy} | {c.python} | {c.os} | "
+    rows = [f"| {esc(c.variant)} | {esc(c.numpy)} | {esc(c.python)} | {esc(c.os)} | "
             f"{len(found[job])} | {'yes' if found[job] else '**missing**'} |" for job, c in cells.items()]
     missing = sum(1 for files in found.values() if not files)
     head = (f"## lockswap CI: {len(cells) - missing} of {len(cells)} jobs delivered results\n\n"
@@ -108,7 +126,7 @@ def publish(report_dir: Path) -> int:
         raise ConfigError(f"no {' or '.join(SUMMARY_FILES)} in {report_dir}", "run `nox -s report` first")
     doc = docs[0]
     files = sorted(str(p.relative_to(report_dir)) for p in report_dir.rglob("*") if p.is_file())
-    pointer = (f"The full report and its plots ({len(files)} files: {', '.join(files[:8])}"
+    pointer = (f"The full report and its plots ({len(files)} files: {', '.join(map(esc, files[:8]))}"
                f"{', ...' if len(files) > 8 else ''}) are in this run's `{REPORT_ARTIFACT}` artifact.")
     text = doc.read_text(encoding="utf-8")
     target = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -145,8 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "publish":
         return publish(args.report_dir)
     cells = load_matrix(args.matrix)
-    found = collect(cells, args.artifacts, args.out)
-    text = status_table(cells, found)
+    skipped: list[str] = []
+    found = collect(cells, args.artifacts, args.out, skipped)
+    text = status_table(cells, found) + "".join(f"\n- left out {esc(line)}" for line in skipped)
     log.info(text)
     log.job_summary(text)
     total = sum(len(f) for f in found.values())

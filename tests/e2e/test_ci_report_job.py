@@ -5,11 +5,13 @@ a quick suite and a quick benchmark on workers 1 and 2), in a copy of this check
 ``results/`` is then laid out the way download-artifact hands a run's only ``results-*`` artifact to
 the report job (extracted without its folder), and the report job's ``run:`` steps are read from
 the workflow file and run as they are, with the step's ``env:``. The report must name the job's
-test verdict and its scaling table, within GitHub's summary cap.
+test verdict and its scaling table, within GitHub's summary cap. The same steps on a forged
+artifact render its strings escaped and skip its deeply nested file, one line naming it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -22,6 +24,7 @@ import pytest
 import yaml
 
 from ci import job, matrix, merge
+from lockswap.base.mdtext import escape
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOW = REPO / ".github" / "workflows" / "lockswap.yml"
@@ -109,3 +112,55 @@ def test_the_report_job_renders_a_real_ci_local_job(tmp_path):
     assert re.search(r"as baseline|pass", page, re.I), "the summary shows no verdict value"
     assert re.search(r"t1\s*/\s*t\d|efficiency|speedup|scaling", page, re.I), "no scaling table"
     assert list((work / "report").rglob("*.md"))
+
+
+FORGED_VARIANT = "**faster** ![x](http://evil.example/x.png) <img src=x onerror=alert(1)>"
+
+
+def forged_artifact(folder: Path) -> None:
+    """A job's results as an attacker would upload them: a bench result whose variant name and CPU
+    model are Markdown/HTML and which declares its own ``ci`` tag, and 100 000 nested brackets."""
+    doc = json.loads((REPO / "tests" / "fixtures" / "bench" / "results-v3.json").read_text())
+    doc["variants"][FORGED_VARIANT] = {**doc["variants"].pop("rwlock"), "label": FORGED_VARIANT,
+                                       "variant": FORGED_VARIANT}
+    for m in [*doc["measurements"], *doc["failures"]]:
+        if m["target"] == "rwlock":
+            m["target"] = m["variant"] = FORGED_VARIANT
+    doc["machine"]["cpu_model"] = "[click](http://evil.example) | forged"
+    doc["ci"] = {"job": "forged", "variant": "baseline", "numpy": "9.9.9", "python": "3.99t", "os": "**x**"}
+    folder.mkdir(parents=True)
+    (folder / "bench-forged.json").write_text(json.dumps(doc))
+    (folder / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+
+
+@pytest.mark.e2e
+def test_the_report_job_escapes_or_skips_a_forged_artifact(tmp_path):
+    """No build: the report job's own steps, as the workflow writes them, on a hostile artifact."""
+    work = checkout_copy(tmp_path / "checkout")
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "python").symlink_to(sys.executable)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LOCKSWAP_DIST", "LOCKSWAP_RESULTS", "LOCKSWAP_MANIFEST", "GITHUB_STEP_SUMMARY",
+                        "VIRTUAL_ENV")}
+    env["PATH"] = f"{shim}{os.pathsep}{env.get('PATH', '')}"
+    other = matrix.Cell("dict", "2.1.3", "3.13t", "ubuntu-24.04", "quick", "quick", "1,2")
+    forged_artifact(work / "artifacts" / f"{merge.ARTIFACT_PREFIX}{CELL.id}")
+    summary = tmp_path / "step-summary.md"
+    context = {"needs.matrix.outputs.matrix": matrix.to_github([CELL, other])}
+    for script, step_env in report_job_steps():
+        done = run(script, work, {**env, **{k: resolve(v, context) for k, v in step_env.items()},
+                                  "GITHUB_STEP_SUMMARY": str(summary)}, timeout=1800)
+        assert done.returncode == 0, f"report job step failed: {script}\n{done.stdout[-3000:]}"
+    tagged = json.loads((work / "merged" / f"{CELL.id}--bench-forged.json").read_text())
+    assert tagged["ci"] == {"job": CELL.id, "variant": "rwlock", "numpy": "2.1.3", "python": "3.13t",
+                            "os": "ubuntu-24.04"}
+    page = summary.read_text(encoding="utf-8")
+    (report_md,) = (work / "report").rglob("report.md")
+    for text in (page, report_md.read_text(encoding="utf-8")):
+        assert escape(FORGED_VARIANT) in text
+        for raw in ("**faster**", "![x](", "<img", "[click]("):
+            assert raw not in text, raw
+        assert sum(f"skipped merged/{CELL.id}--deep.json: nested deeper than" in line
+                   for line in text.splitlines()) == 1
+    assert "1 of 2 jobs delivered results" in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -14,7 +15,9 @@ import pytest
 from benchrun import argv, need_numpy
 
 from lockswap import cli
-from lockswap.bench import environment, execute, journal, runner
+from lockswap.bench import environment, execute, journal, resume, runner
+from lockswap.interpreter import venvs
+from lockswap.interpreter.find import Interpreter
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,11 +128,26 @@ def test_resume_refuses_another_plan_version_or_variants(interrupted, capsys, mo
     assert f"lockswap version: the run was made by commit {'a' * 12}, this is {'f' * 12}" in err
 
 
-def test_resume_refuses_missing_or_changed_wheels(interrupted, capsys, tmp_path):
+WHEEL = "numpy-2.1.3+lockswap.rwlock-cp313-cp313t-linux_x86_64.whl"
+
+
+def _built_target(cache: Path) -> dict:
+    """Journal fields of a target built into ``cache`` (LOCKSWAP_CACHE), as a new run records them."""
+    facts = {"path": str(cache / "python" / "k" / "bin" / "python3.13t"), "version": "3.13.15",
+             "free_threaded": True, "build": "b", "compiler": "cc"}
+    interp = Interpreter(Path(facts["path"]), "3.13.15", True, "b", "cc")
+    venv = runner.venv_path(interp, "k")
+    return {"t__wheel_file": str(cache / "wheels" / "k" / WHEEL), "t__wheel_sha256": "0" * 64,
+            "t__venv": str(venv), "t__python": str(venvs.python_of(venv)),
+            "t__info": {"key": "k", "wheel": WHEEL, "interpreter": facts, "variant": "baseline"}}
+
+
+def test_resume_refuses_missing_or_changed_wheels(interrupted, capsys, tmp_path, monkeypatch):
     out, jpath = interrupted
     capsys.readouterr()
-    gone = tmp_path / "cache" / "wheels" / "k" / "numpy-2.1.3+lockswap.rwlock-cp313-cp313t-linux_x86_64.whl"
-    _edit_start(jpath, t__wheel_file=str(gone), t__wheel_sha256="0" * 64)
+    monkeypatch.setenv("LOCKSWAP_CACHE", str(tmp_path / "cache"))
+    gone = tmp_path / "cache" / "wheels" / "k" / WHEEL
+    _edit_start(jpath, **_built_target(tmp_path / "cache"))
     err = _refused(capsys, [out, jpath], "--resume", str(out))
     assert f"baseline: its wheel {gone.name} no longer exists" in err
     gone.parent.mkdir(parents=True)
@@ -173,3 +191,61 @@ def test_journal_fold_drops_a_truncated_line_and_duplicates(tmp_path):
         fh.write("\n" + json.dumps({"event": "failure", **cell, "repeat": 1, "kind": "crash"}) + "\n")
     doc = journal.fold(journal.read(path))
     assert doc["complete"] is True and len(doc["failures"]) == 1
+
+
+@pytest.mark.parametrize(("field", "value", "named"), [
+    ("venv", "{victim}", "venv {victim} is not the bench venv this run would use"),
+    ("venv", "{cache}", "venv {cache} is not the bench venv"),  # would delete the whole cache
+    ("python", "/bin/sh", "python /bin/sh is not its venv's python"),
+    ("wheel_file", "/dev/zero", "wheel_file /dev/zero is not the wheel store's file"),
+    ("wheel_file", "{cache}/wheels/k/../../../x/" + WHEEL, "wheel_file"),
+    ("interpreter", "/bin/sh", "interpreter path /bin/sh is neither in lockswap's cache"),
+])
+def test_resume_refuses_a_journal_path_outside_the_cache_before_deleting_or_running(
+        interrupted, capsys, tmp_path, monkeypatch, field, value, named):
+    """A forged journal cannot make --resume delete a folder or run a program of its choosing."""
+    out, jpath = interrupted
+    capsys.readouterr()
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LOCKSWAP_CACHE", str(cache))
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    edits = _built_target(cache)
+    wheel = Path(edits["t__wheel_file"])
+    wheel.parent.mkdir(parents=True)
+    wheel.write_bytes(b"the recorded wheel")  # intact: only the forged path may stop the resume
+    edits["t__wheel_sha256"] = hashlib.sha256(b"the recorded wheel").hexdigest()
+    value = value.format(victim=victim, cache=cache)
+    if field == "interpreter":
+        edits["t__info"]["interpreter"]["path"] = value
+        monkeypatch.setattr(resume.interpreter, "find", lambda **kw: Interpreter(
+            Path(sys.executable), "3.13.15", True, "b", "cc"))  # what this machine would use
+    else:
+        edits[f"t__{field}"] = value
+    _edit_start(jpath, **edits)
+
+    def never(*args, **kwargs):
+        raise AssertionError("ran or deleted something")
+
+    monkeypatch.setattr(venvs, "ensure", never)
+    monkeypatch.setattr(runner, "probe", never)
+    monkeypatch.setattr(execute, "_probe", never)
+    err = _refused(capsys, [out, jpath], "--resume", str(out))
+    assert f"baseline: {named.format(victim=victim, cache=cache)}" in err, err
+    assert "(nothing was deleted or run)" in err
+    assert (victim / "keep.txt").read_text() == "mine"
+
+
+def test_resume_accepts_the_paths_it_would_derive_and_refuses_a_use_python_that_is_no_python(
+        interrupted, capsys, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LOCKSWAP_CACHE", str(cache))
+    t = {k.removeprefix("t__"): v for k, v in _built_target(cache).items()}
+    assert resume.path_problems({"label": "baseline", **t}) == []
+    assert resume.path_problems({"label": "b", "python": sys.executable, "info": {}}) == []  # --use-python
+    out, jpath = interrupted
+    capsys.readouterr()
+    _edit_start(jpath, t__python="/bin/rm")
+    err = _refused(capsys, [out, jpath], "--resume", str(out))
+    assert "baseline: python /bin/rm is not a Python executable" in err

@@ -91,7 +91,7 @@ def test_v1_golden_file_is_migrated():
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("{not json", "is not valid JSON"),
+    [("{not json", "not valid JSON"),
      ('{"kind": "something-else", "schema_version": 1}', "is not a lockswap benchmark result"),
      ("[1, 2]", "not a JSON object"),
      ('{"kind": "lockswap-bench", "schema_version": 99}', "schema version 99"),
@@ -108,7 +108,7 @@ def test_bad_files_get_one_clear_message(tmp_path, content, message):
 
 
 def test_unreadable_file(tmp_path):
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="cannot read it"):
         schema.load(tmp_path / "missing.json")
 
 

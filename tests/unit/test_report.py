@@ -105,7 +105,7 @@ def test_foreign_and_corrupt_files_are_skipped_and_the_rest_renders(tmp_path, ca
     for f in (foreign, build, corrupt):
         assert sum(f"skipped {f}" in line for line in err.splitlines()) == 1
     md = (out / "report.md").read_text()
-    assert "skipped `" in md and "lockswap-bench-build" in md and "## Verdict" in md
+    assert "> skipped " in md and "lockswap-bench-build" in md and "## Verdict" in md
 
 
 def test_nothing_renderable_is_an_error(tmp_path, capsys):

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ci import job, matrix, merge
+from ci import actionlint, job, matrix, merge
 from lockswap.base import manifest, paths
 
 WORKFLOW = paths.REPO / ".github" / "workflows" / "lockswap.yml"
 INSTALL = "python -m pip install -r ci/requirements.txt"
-DISPATCH_INPUTS = {"numpy", "variants", "suite", "bench", "unsupported"}
+DISPATCH_INPUTS = {"numpy", "variants", "suite", "bench", "unsupported", "os"}
 # The Node 24 majors (first release running on node24) of the actions whose older majors run Node 20.
 NODE24 = {"actions/checkout": 5, "actions/setup-python": 6, "actions/cache": 5,
           "actions/upload-artifact": 6, "actions/download-artifact": 7}
@@ -60,6 +60,10 @@ def test_triggers_and_dispatch_inputs(wf):
     assert set(on["workflow_dispatch"]["inputs"]) == DISPATCH_INPUTS
     for event in ("push", "pull_request"):  # docs-only changes run nothing
         assert set(on[event]["paths-ignore"]) == {"**.md", "docs/**"}
+    # a pushed branch with a pull request runs once (as the pull request); a branch filter alone
+    # means tags run nothing
+    assert on["push"]["branches"] == ["main"]
+    assert not {"tags", "tags-ignore", "branches-ignore"} & set(on["push"])
     (cron,) = on["schedule"]
     assert re.fullmatch(r"\d+ \d+ \* \* \d", cron["cron"])  # weekly
 
@@ -182,7 +186,7 @@ def test_push_schedule_and_a_default_dispatch_get_the_matrices_the_issue_asks_fo
 
 
 def test_each_job_runs_exactly_the_command_the_matrix_prints(wf):
-    (step,) = [s for s in wf["jobs"]["variant"]["steps"] if "ci-local" in s.get("run", "")]
+    (step,) = [s for s in wf["jobs"]["variant"]["steps"] if "ci-local -- --variant" in s.get("run", "")]
     session, args = nox_call(step)
     assert session == "ci-local"
     assert step["env"]["LOCKSWAP_PYTHON"] == "python${{ matrix.python }}"
@@ -204,9 +208,12 @@ def test_artifacts_and_the_final_job(wf):
     assert all(s["with"]["overwrite"] is True for s in uploads)  # a re-run of a job must not hit 409
     logs = uploads[2]
     assert logs["if"] == "${{ failure() }}"
-    assert {"logs/", "meson-log.txt", "results/*.log"} <= {
-        p.rsplit("/", 1)[-1] if p.endswith(".txt") else ("logs/" if p.endswith("/logs/") else p)
-        for p in logs["with"]["path"].split()}
+    variant_steps = wf["jobs"]["variant"]["steps"]
+    gather = variant_steps[variant_steps.index(logs) - 1]  # the logs are copied into one folder first
+    assert gather["if"] == "${{ failure() }}"
+    session, args = nox_call(gather)
+    assert session == "ci-local" and args[0] == "--collect-logs"
+    assert logs["with"]["path"].strip() == args[1].rstrip("/") + "/"
 
 
 def test_no_ccache_folder_is_cached_for_msvc(wf):
@@ -226,3 +233,86 @@ def test_ci_requirements_are_pinned():
     lines = [ln for ln in Path(paths.REPO / "ci" / "requirements.txt").read_text().splitlines()
              if ln and not ln.startswith("#")]
     assert lines and all(re.fullmatch(r"[a-z0-9-]+==[\w.]+", ln) for ln in lines)
+
+
+def test_every_upload_has_one_root_inside_the_workspace(wf):
+    """upload-artifact refuses paths without a common root (a home folder path next to results/)."""
+    uploads = [s for _, s in steps(wf) if s.get("uses", "").startswith("actions/upload")]
+    for step in uploads:
+        items = step["with"]["path"].split()
+        for item in items:
+            assert not item.startswith(("/", "~", "$")) and "${{" not in item and ".." not in item, item
+        assert len({item.split("/")[0] for item in items}) == 1, items
+
+
+def test_the_logs_folder_gets_the_cache_logs_meson_logs_and_test_logs(tmp_path, monkeypatch):
+    cache, results = tmp_path / "cache", tmp_path / "results"
+    monkeypatch.setenv("LOCKSWAP_CACHE", str(cache))
+    monkeypatch.setenv("LOCKSWAP_RESULTS", str(results))
+    made = {cache / "logs" / "build-numpy-2.1.3-rwlock-k.log": "cache-logs/build-numpy-2.1.3-rwlock-k.log",
+            cache / "build" / "slot1" / "build" / "meson-logs" / "meson-log.txt": "meson/slot1/meson-log.txt",
+            results / "test-2.1.3-3.13t-rwlock-quick.log": "results/test-2.1.3-3.13t-rwlock-quick.log"}
+    for src in made:
+        src.parent.mkdir(parents=True, exist_ok=True)
+        src.write_text(src.name)
+    (results / "bench.json").write_text("{}")  # results/ itself is its own artifact
+    assert job.main(["--collect-logs", str(tmp_path / "ci-logs")]) == 0
+    got = {str(p.relative_to(tmp_path / "ci-logs")) for p in (tmp_path / "ci-logs").rglob("*") if p.is_file()}
+    assert got == set(made.values())
+    with pytest.raises(SystemExit):
+        job.main([])  # a job needs its variant
+
+
+def test_every_job_runs_on_a_pinned_image(wf):
+    """``*-latest`` moves under the workflow (ubuntu-latest became 26.04); jobs name their image."""
+    linux = [label for label in manifest.load().ci.os if manifest.os_family(label) == matrix.LINUX]
+    assert linux
+    for name, j in wf["jobs"].items():
+        assert j["runs-on"] == "${{ matrix.os }}" or j["runs-on"] in linux, (name, j["runs-on"])
+        assert "latest" not in j["runs-on"]
+
+
+def test_ccache_is_saved_by_every_run_and_restored_by_prefix(wf):
+    """An exact key hit is never saved again: the key ends with the run, restore-keys are prefixes."""
+    variant_steps = wf["jobs"]["variant"]["steps"]
+    (ft,) = [s for s in variant_steps if s.get("id") == "ft-python"]
+    assert ft["with"]["python-version"] == "${{ matrix.python }}"
+    (cache,) = [s for s in variant_steps if s.get("uses", "").startswith("actions/cache")
+                and "ccache" in s["with"]["path"]]
+    key = cache["with"]["key"]
+    for part in ("${{ runner.os }}", "${{ matrix.python }}", "${{ matrix.numpy }}",
+                 "${{ steps.ft-python.outputs.python-version }}", "${{ github.run_id }}"):
+        assert part in key, part
+    prefixes = cache["with"]["restore-keys"].splitlines()
+    assert prefixes and all(key.startswith(p) and p.endswith("-") and "github.run_id" not in p
+                            for p in prefixes)
+
+
+def test_every_upload_expires(wf):
+    """Artifacts otherwise keep 90 days (over a GB per weekly run): each upload says how long."""
+    uploads = {s["with"]["name"]: s["with"] for _, s in steps(wf)
+               if s.get("uses", "").startswith("actions/upload")}
+    for name, w in uploads.items():
+        assert isinstance(w.get("retention-days"), int) and 1 <= w["retention-days"] <= 90, name
+    assert uploads["wheel-${{ matrix.id }}"]["retention-days"] <= 14
+    assert uploads["logs-${{ matrix.id }}"]["retention-days"] <= 14
+
+
+def test_a_manual_run_can_choose_the_os(wf):
+    on = wf.get("on", wf.get(True))
+    defaults = {k: str(v["default"]).lower() if isinstance(v["default"], bool) else v["default"]
+                for k, v in on["workflow_dispatch"]["inputs"].items()}
+    assert defaults["os"] == ""
+    windows = workflow_matrix(wf, "workflow_dispatch", {**defaults, "os": "windows"})
+    assert windows and {c.os for c in windows} == {"windows-2022"}
+    assert {c.os for c in workflow_matrix(wf, "workflow_dispatch", defaults)} == set(manifest.load().ci.os)
+
+
+def test_actionlint_drops_only_unknown_label_findings_for_labels_lockswap_knows():
+    out = ('w.yml:66:14: label "ubuntu-24.04" is unknown. available labels are "x" [runner-label]\n'
+           'w.yml:70:14: label "ubuntu-99.04" is unknown. available labels are "x" [runner-label]\n'
+           'w.yml:80:9: property "foo" is not defined [expression]\n'
+           "actionlint: 3 finding(s) in 1 file(s)\n")
+    findings, dropped = actionlint.findings_of(out)
+    assert dropped == 1 and len(findings) == 2
+    assert "ubuntu-99.04" in findings[0] and "[expression]" in findings[1]

@@ -157,6 +157,7 @@ def resume_run(path: Path, *, given_plan: runner.Plan | None, given_labels: list
     results, jpath = resume.files(path)
     records = journal.read(jpath)
     start = records[0]
+    resume.check_paths(results, start)  # before a wheel is hashed, a venv deleted or a python run
     resume.refuse_if_different(results, start, given_plan=given_plan, given_labels=given_labels)
     check_writable(results.parent)
     plan = resume.plan_of(start)

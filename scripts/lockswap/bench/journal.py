@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
+from ..base import jsonfile
 from ..base.errors import ConfigError
 from . import runner, schema
 
@@ -73,8 +74,8 @@ def read(path: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except ValueError:
+            records.append(jsonfile.loads(line, f"{path} line {i + 1}"))
+        except jsonfile.BadJson:
             if i == len(lines) - 1:
                 break
             raise ConfigError(f"{path}: line {i + 1} is not JSON", "the journal was edited; "

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..base import jsonfile
 from ..base.errors import ConfigError
 
 KIND = "lockswap-bench"
@@ -164,15 +165,7 @@ def validate(doc: dict[str, Any], where: str = "results") -> None:
 
 def load(path: Path) -> dict[str, Any]:
     """Read one results file, any supported version, as the current version."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}", "check the path") from exc
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc})", "pass results/bench-*.json files") from exc
-    return upgrade(doc, str(path))
+    return upgrade(jsonfile.read(path), str(path))  # bounded in size and nesting
 
 
 def dumps(doc: dict[str, Any]) -> str:

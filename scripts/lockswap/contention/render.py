@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..base import paths
+from ..base import jsonfile, paths
 from ..base.errors import ConfigError
+from ..base.mdtext import escape as esc
 
 KIND = "lockswap-contention"
 VERSION = 2  # 2: each ranking row has "ceiling" (its cost with everything else immortal)
@@ -19,12 +20,7 @@ VERSION = 2  # 2: each ranking row has "ceiling" (its cost with everything else 
 
 def load(path: Path) -> dict[str, Any]:
     """A contention results file, checked; one clear message for anything else."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", "check the path") from None
-    except ValueError as exc:
-        raise ConfigError(f"{path} is not JSON: {exc}", "pass a results/contention-*.json file") from None
+    doc = jsonfile.read(Path(path))  # bounded in size and nesting: one clear error naming the file
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         kind = doc.get("kind") if isinstance(doc, dict) else None
         raise ConfigError(f"{path} is not a contention result (kind {kind!r})",
@@ -44,14 +40,15 @@ def _p(p: float) -> str:
 
 
 def markdown(doc: dict[str, Any]) -> str:
-    """The ranked table, with what was measured above it and what was left out below it."""
+    """The ranked table, with what was measured above it and what was left out below it (every string
+    of the file escaped: a results file may come from anywhere)."""
     t = doc["target"]
     w = doc["workload"]
     plan = doc["plan"]
     n = plan["workers"]
     lines = [
-        f"### Contention: {t['label']} (NumPy {t.get('numpy_version')}), "
-        f"workload `{w['name']}` n={w['size']}",
+        f"### Contention: {esc(t['label'])} (NumPy {esc(t.get('numpy_version'))}), "
+        f"workload {esc(w['name'])} n={esc(w['size'])}",
         "",
         f"t1/t{n} per process (1.00 = linear), median over {plan['repeats']} fresh processes per arm, "
         f"{plan['iterations']} calls per thread; gain = median with the object immortal minus unmodified, "
@@ -69,7 +66,7 @@ def markdown(doc: dict[str, Any]) -> str:
         lines[4:4] = [f"Unmodified: t1/t{n} = {u['median']:.3f} [95% CI {u['ci'][0]:.3f}-{u['ci'][1]:.3f}] "
                       f"over {u['n']} processes.", ""]
     for i, r in enumerate(doc["ranking"], 1):
-        label = f"`{r['label']}`" if r["arm"] != "all" else "**everything at once** (ceiling)"
+        label = esc(r["label"]) if r["arm"] != "all" else "**everything at once** (ceiling)"
         gain = f"{r['gain']:+.3f} {_ci(r['gain_ci'])}"
         if r["significant"]:
             gain = f"**{gain}**"
@@ -80,7 +77,7 @@ def markdown(doc: dict[str, Any]) -> str:
         if c:
             cost = f"{c['loss']:+.3f} {_ci(c['loss_ci'])}"
             cost, cost_p = (f"**{cost}**" if c["significant"] else cost), _p(c["p_holm"])
-        lines.append(f"| {i if r['arm'] != 'all' else '-'} | {label} {r['repr']} | {r['type']} | "
+        lines.append(f"| {i if r['arm'] != 'all' else '-'} | {label} {esc(r['repr'])} | {esc(r['type'])} | "
                      f"{r['without']:.3f} | {r['with']:.3f} [{r['with_ci'][0]:.3f}-{r['with_ci'][1]:.3f}] | "
                      f"{gain} | {_p(r['p_holm'])} | {cost} | {cost_p} | {t1} |")
     if not doc["ranking"]:
@@ -89,10 +86,10 @@ def markdown(doc: dict[str, Any]) -> str:
         tail = [ln for ln in f["stderr_tail"].strip().splitlines() if ln.strip()]
         first = next((ln for ln in tail if "Fatal Python error" in ln or "Error" in ln),
                      tail[-1] if tail else "")
-        lines.append(f"\n`{f['label']}`: repeat {f['repeat'] + 1} {f['kind']} "
-                     f"(exit {f['returncode']}): {first.strip()}")
+        lines.append(f"\n{esc(f['label'])}: repeat {f['repeat'] + 1} {esc(f['kind'])} "
+                     f"(exit {esc(f['returncode'])}): {esc(first.strip())}")
     for a in doc.get("refused", []):
-        lines.append(f"\nnot measured: `{a['label']}`: {a['reason']}")
+        lines.append(f"\nnot measured: {esc(a['label'])}: {esc(a['reason'])}")
     d = doc["discovery"]
     swept = f", then a sweep of {d['swept']} other GC-tracked objects" if d.get("swept") else ""
     lines += ["", f"Discovery: {d['examined']} objects examined ({d['already_immortal']} already immortal), "
@@ -100,19 +97,19 @@ def markdown(doc: dict[str, Any]) -> str:
               f"{swept}; "
               f"{len(d['candidates'])} written{':' if d['candidates'] else ''}", ""]
     for c in d["candidates"][:20]:
-        lines.append(f"- `{c['locator'] or '(no path)'}` ({c['type_module']}.{c['type']}) {c['repr']}: "
-                     "shared refcount "
-                     f"away from rest in {c['busy']} of {c['samples']} samples; found as {c['via'][0]}")
+        lines.append(f"- {esc(c['locator'] or '(no path)')} ({esc(c['type_module'])}.{esc(c['type'])}) "
+                     f"{esc(c['repr'])}: shared refcount "
+                     f"away from rest in {c['busy']} of {c['samples']} samples; found as {esc(c['via'][0])}")
     late = d.get("immortal_at_thread_start_roots") or []
     if late:
-        names = ", ".join(f"`{x['locator']}` ({x['type']})" for x in late[:8])
+        names = ", ".join(f"{esc(x['locator'])} ({esc(x['type'])})" for x in late[:8])
         lines += ["", f"Immortal once a thread started, so never shared-written here: {names}"
                   f"{' and more' if len(late) > 8 else ''} "
                   f"({d.get('immortal_at_thread_start')} objects in all: "
                   "free-threaded CPython 3.13 immortalises objects that use deferred reference counting, "
                   "modules, their dicts and top-level functions among them, when the first thread starts; "
                   "gh-117783)."]
-    lines += ["", f"perf c2c: {doc.get('perf_c2c', 'not checked')}"]
+    lines += ["", f"perf c2c: {esc(doc.get('perf_c2c', 'not checked'))}"]
     return "\n".join(lines) + "\n"
 
 
@@ -195,8 +192,8 @@ def write(doc: dict[str, Any], json_path: Path) -> tuple[Path, Path | None]:
 def is_contention(path: Path) -> bool:
     """Whether ``path`` is a contention result (anything unreadable: no; the bench reader says why)."""
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        doc = jsonfile.read(Path(path))
+    except jsonfile.BadJson:
         return False
     return isinstance(doc, dict) and doc.get("kind") == KIND
 
@@ -213,5 +210,5 @@ def report_section(files: list[Path], out_dir: Path) -> tuple[list[str], list[Pa
         if doc["ranking"]:
             png = chart(doc, out_dir / f"{Path(f).stem}.png")
             pngs.append(png)
-            md += [f"![{png.stem}]({png.name})", ""]
+            md += [f"![{esc(png.stem)}]({esc(png.name)})", ""]
     return md, pngs

@@ -95,7 +95,7 @@ def plot_group(a: Analysis, machine: str, numpy: str, workload: str, out_dir: Pa
     physical = a.pool.machine(machine).physical
     workers = sorted({r.key.workers for r in rows})
     ideal = min(workers[-1], physical) > 2  # on 2 cores an ideal line only doubles t1: no news
-    stem = f"{slug(machine)}-numpy{numpy}-{slug(workload)}"
+    stem = f"{slug(machine)}-numpy{re.sub(r'[^A-Za-z0-9.]+', '-', numpy)[:40]}-{slug(workload)}"
     written = []
     drawn: set[str] = set()
     fig, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.6), squeeze=False)

@@ -10,6 +10,7 @@ every N the run measured. The numbers are exploratory: the run's Holm family is 
 from __future__ import annotations
 
 from ..base import stats
+from ..base.mdtext import escape
 from ..bench.workloads import PR32513, REGISTRY
 from . import scaling
 from .analysis import Analysis
@@ -31,7 +32,7 @@ def section(a: Analysis) -> list[str]:
         builds = sorted({(k.numpy, k.variant) for k in keys},
                         key=lambda b: (scaling.version_key(b[0]), b[1] != "baseline", b[1]))
         workers = sorted({k.workers for k in keys if k.workers > 1})
-        head = ["form", "N", *(f"{v}@{n}" for n, v in builds)]
+        head = ["form", "N", *(escape(f"{v}@{n}") for n, v in builds)]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for form in (w for w in PR32513 if any(k.workload == w for k in keys)):
             size = REGISTRY[form].fixed_size or 4
@@ -43,7 +44,7 @@ def section(a: Analysis) -> list[str]:
                     cells.append("-" if not eff else f"{n * stats.median(eff):.2f}x" + (
                         f" [{ci.low:.2f}, {ci.high:.2f}]" if ci else " (n too small)"))
                 lines.append(f"| {FORMS[form]} | {n} | " + " | ".join(cells) + " |")
-        md += [f"### {group}", "", *lines, ""]
+        md += [f"### {escape(group)}", "", *lines, ""]
     if not md:
         return []
     return ["## NumPy PR 32513's forms: speed-up over one thread", "",

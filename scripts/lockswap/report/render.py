@@ -15,6 +15,7 @@ from pathlib import Path
 from ..base import log, paths, stats
 from ..base.errors import ConfigError
 from ..base.manifest import BASELINE
+from ..base.mdtext import escape as esc
 from . import plots, prtable, scaling, verdict
 from .analysis import Analysis, ThroughputRow, analyse
 from .results import BenchRun, Key
@@ -34,18 +35,18 @@ def environment_table(runs: Sequence[BenchRun]) -> list[str]:
         for t in run.targets.values():
             up = " (upstream)" if t.label == run.upstream else ""
             lines.append(
-                f"| {run.machine_label} | {run.path.name} | {run.created} | {run.os} | "
+                f"| {esc(run.machine_label)} | {esc(run.path.name)} | {esc(run.created)} | {esc(run.os)} | "
                 f"{m.usable} ({m.physical}) | "
-                f"{load} | {t.label}{up} | {t.variant} | {t.version} | {t.python} | "
-                f"{'**ENABLED**' if t.gil_enabled else 'disabled'} | {t.patch_sha256[:12] or '-'} | "
-                f"{run.commit[:10]}{' (dirty)' if run.dirty else ''} |")
+                f"{load} | {esc(t.label)}{up} | {esc(t.variant)} | {esc(t.version)} | {esc(t.python)} | "
+                f"{'**ENABLED**' if t.gil_enabled else 'disabled'} | {esc(t.patch_sha256[:12] or '-')} | "
+                f"{esc(run.commit[:10])}{' (dirty)' if run.dirty else ''} |")
     return lines
 
 
 def warnings_section(a: Analysis) -> list[str]:
-    lines = [f"> **WARNING** ({run.machine_label}, `{run.path.name}`): {w}"
+    lines = [f"> **WARNING** ({esc(run.machine_label)}, {esc(run.path.name)}): {esc(w)}"
              for run in a.inputs.runs for w in run.warnings()]
-    lines += [f"> skipped `{s.path}`: {s.reason}" for s in a.inputs.skipped]
+    lines += [f"> skipped {esc(s.path)}: {esc(s.reason)}" for s in a.inputs.skipped]
     return [*lines, ""] if lines else []
 
 
@@ -59,12 +60,12 @@ def failures_table(runs: Sequence[BenchRun]) -> list[str]:
              "stderr (last line) |",
              "|" + "---|" * 11]
     for run, f in rows:
-        tail = (f.stderr_tail.strip().splitlines() or [""])[-1][:120].replace("|", "\\|")
-        error = f.error.strip().replace("\n", " ")[:160].replace("|", "\\|")
+        tail = esc((f.stderr_tail.strip().splitlines() or [""])[-1][:120])
+        error = esc(f.error.strip()[:160])
         secs = f"{f.seconds:.1f}" if isinstance(f.seconds, (int, float)) else "-"
-        lines.append(f"| {run.machine_label} | {f.target} | {f.workload} | {f.size} | {f.mode} | "
-                     f"{f.workers} | "
-                     f"{f.repeat} | {f.kind} | {secs} | {error} | `{tail}` |")
+        lines.append(f"| {esc(run.machine_label)} | {esc(f.target)} | {esc(f.workload)} | {esc(f.size)} | "
+                     f"{esc(f.mode)} | {esc(f.workers)} | "
+                     f"{esc(f.repeat)} | {esc(f.kind)} | {secs} | {error} | {tail} |")
     return [*lines, ""]
 
 
@@ -90,7 +91,7 @@ def workload_table(a: Analysis, rows: list[ThroughputRow]) -> list[str]:
         mflops = "n too small" if r.mflops is None else (
             f"{_fmt(r.mflops.estimate)} [{_fmt(r.mflops.low)}, {_fmt(r.mflops.high)}]")
         workers = f"{k.workers}" + (" (SMT)" if r.flag == "SMT" else "")
-        lines.append(f"| {v} | {k.size} | {k.mode} | {workers} | {k.variant} | {mflops} | {sp} | "
+        lines.append(f"| {v} | {k.size} | {esc(k.mode)} | {workers} | {esc(k.variant)} | {mflops} | {sp} | "
                      f"{scaling.comparison(a.family, r.vs_base)} |")
     return lines
 
@@ -117,9 +118,9 @@ def render(a: Analysis, out_dir: Path) -> tuple[Path, Path, list[Path]]:
     for group in sorted({r.key.run for r in a.throughput_rows}):
         for png in forest_plots(a, group, out_dir):
             pngs.append(png)
-            md += [f"![{png.stem}]({png.name})", ""]
+            md += [f"![{esc(png.stem)}]({png.name})", ""]  # slugged names
     for machine, numpy in sorted({(r.key.run, r.key.numpy) for r in a.throughput_rows}):
-        md += [f"## {machine}, NumPy {numpy}", ""]
+        md += [f"## {esc(machine)}, NumPy {esc(numpy)}", ""]
         ns = [len(v) for k, v in a.pool.samples.items() if (k.run, k.numpy) == (machine, numpy)]
         m = a.family.size(machine)
         if ns and stats.min_p(min(ns), min(ns)) >= stats.ALPHA:
@@ -137,13 +138,13 @@ def render(a: Analysis, out_dir: Path) -> tuple[Path, Path, list[Path]]:
             rows = [r for r in a.throughput_rows if (r.key.run, r.key.numpy, r.key.workload) ==
                     (machine, numpy, workload)]
             per = info.get("calls_per_iteration")
-            calls = f" One kernel iteration makes {per} ufunc calls." if per and per != 1 else ""
-            md += [f"### {workload}", "", str(info.get("description", "")),
-                   f"FLOPs per call: `{info.get('flops', '?')}`.{calls}", "", *workload_table(a, rows), ""]
+            calls = f" One kernel iteration makes {esc(per)} ufunc calls." if per and per != 1 else ""
+            md += [f"### {esc(workload)}", "", esc(info.get("description", "")),
+                   f"FLOPs per call: {esc(info.get('flops', '?'))}.{calls}", "", *workload_table(a, rows), ""]
             for png in plots.plot_group(a, machine, numpy, workload, out_dir):
                 pngs.append(png)
-                md += [f"![{png.stem}]({png.name})", ""]
-    md += ["## Inputs", "", *(f"- `{f.name}`" for f in files), ""]
+                md += [f"![{esc(png.stem)}]({png.name})", ""]  # plots.plot_group: [A-Za-z0-9.-] only
+    md += ["## Inputs", "", *(f"- {esc(f.name)}" for f in files), ""]
     report = out_dir / "report.md"
     paths.atomic_write_text(report, "\n".join(md) + "\n")
     summary = out_dir / "summary.md"
@@ -153,8 +154,8 @@ def render(a: Analysis, out_dir: Path) -> tuple[Path, Path, list[Path]]:
 
 def disturbance_notes(a: Analysis) -> list[str]:
     """Why a verdict says "(disturbed)": each disturbed headline cell with its reasons."""
-    lines = [f"- **disturbed**: {r.variant}@{r.numpy} {r.workload} n={r.size}, N={r.scaling.workers} "
-             f"({r.group}): {r.scaling.disturbed}"
+    lines = [f"- **disturbed**: {esc(r.variant)}@{esc(r.numpy)} {esc(r.workload)} n={r.size}, "
+             f"N={r.scaling.workers} ({esc(r.group)}): {esc(r.scaling.disturbed)}"
              for r in a.verdict_rows if r.scaling and r.scaling.disturbed]
     return [*lines, ""] if lines else []
 

@@ -8,14 +8,13 @@ Labels are never split here: every target and measurement carries its variant an
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..base import log, manifest, paths
+from ..base import jsonfile, log, manifest, paths
 from ..base.errors import ConfigError
 from ..base.manifest import BASELINE
 from ..bench import schema, workloads
@@ -290,12 +289,9 @@ def read(files: list[Path]) -> Inputs:
     runs, tests, skipped = [], [], []
     for f in files:
         try:
-            doc = json.loads(f.read_text(encoding="utf-8"))
-        except OSError as exc:
-            skipped.append(Skipped(f, f"cannot read it ({exc.strerror or type(exc).__name__})"))
-            continue
-        except ValueError as exc:
-            skipped.append(Skipped(f, f"not valid JSON ({exc})"))
+            doc = jsonfile.read(f)  # bounded: a huge or deeply nested file is one skipped line
+        except jsonfile.BadJson as exc:
+            skipped.append(Skipped(f, exc.reason))
             continue
         try:
             if isinstance(doc, dict) and _is_test(doc):

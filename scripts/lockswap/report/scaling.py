@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from ..base import manifest, stats
 from ..base.errors import ConfigError
 from ..base.manifest import BASELINE
+from ..base.mdtext import escape as esc
 from .disturbance import Disturbance, check
 from .results import Key, Pool
 
@@ -207,7 +208,7 @@ def table(pool: Pool, family: stats.Family, group: list[Row], reference: tuple[s
     """Long format: one row per (NumPy, variant, N), verdict first."""
     if not group:
         return []
-    ref_name = f"{reference[1]}@{reference[0]}" if reference else ""
+    ref_name = esc(f"{reference[1]}@{reference[0]}") if reference else ""
     has_ref = reference and any(r.eff_vs_ref is not None or r.ns_vs_ref is not None for r in group)
     up = pool.upstream(group[0].group)
     has_up = up is not None and any(r.eff_vs_up is not None for r in group)
@@ -219,8 +220,9 @@ def table(pool: Pool, family: stats.Family, group: list[Row], reference: tuple[s
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in group:
         note = f" ({r.flag})" if r.flag == "SMT" else ""
-        where = [r.group, f"{r.workload} n={r.size}"] if mixed else []
-        cells = [verdict(family, r), *where, r.numpy, r.variant, f"{r.workers}{note}", str(r.processes),
+        where = [esc(r.group), f"{esc(r.workload)} n={r.size}"] if mixed else []
+        cells = [verdict(family, r), *where, esc(r.numpy), esc(r.variant), f"{r.workers}{note}",
+                 str(r.processes),
                  interval(r.eff, 2), comparison(family, r.eff_vs_base), interval(r.ns, 0),
                  comparison(family, r.ns_vs_base)]
         cells += [comparison(family, r.eff_vs_up), comparison(family, r.ns_vs_up)] if has_up else []
@@ -257,8 +259,9 @@ def section(pool: Pool, family: stats.Family, all_: list[Row],
         groups.setdefault((r.group, r.workload, r.size), []).append(r)
     for (group, workload, size), rows_ in groups.items():
         per = pool.workloads.get(workload, {}).get("calls_per_iteration")
-        calls = f" ({per} ufunc calls per kernel iteration)" if per and per != 1 else ""
-        md += [f"### {workload}, n = {size}{calls} ({group})", "", *table(pool, family, rows_, reference), ""]
+        calls = f" ({esc(per)} ufunc calls per kernel iteration)" if per and per != 1 else ""
+        md += [f"### {esc(workload)}, n = {size}{calls} ({esc(group)})", "",
+               *table(pool, family, rows_, reference), ""]
     if not md:
         return []
     return ["## Thread scaling t1/tN, every NumPy version side by side", "", *header(family), "", *md]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..base import stats
 from ..base.errors import ConfigError
+from ..base.mdtext import escape
 from . import scaling
 from .analysis import Analysis, VerdictRow, analyse
 from .results import Inputs, read
@@ -49,24 +50,35 @@ def head(a: Analysis) -> list[str]:
     return cols + ([f"t1/tN / upstream {up}", f"ns/iteration / upstream {up}"] if _has_upstream(a) else [])
 
 
+def _data(row: VerdictRow, markdown: bool) -> list[str]:
+    """The row's strings from results files: escaped in Markdown, as they are on the terminal."""
+    data = [row.variant, row.numpy, row.python, row.os, row.tests]
+    return [escape(d) for d in data] if markdown else data
+
+
 def _cells(a: Analysis, row: VerdictRow, markdown: bool) -> list[str]:
     r = row.scaling
     up = _has_upstream(a)
     if r is None:
-        cells = [overall(a, row), row.variant, row.numpy, row.python, row.os, row.tests, "-", "-", "-", "-"]
+        cells = [overall(a, row), *_data(row, markdown), "-", "-", "-", "-"]
         return cells + (["-", "-"] if up else [])
     workers = f"{r.workers}" + (" (SMT)" if r.flag == "SMT" else "")
-    cells = [overall(a, row), row.variant, row.numpy, row.python, row.os, row.tests, workers,
+    cells = [overall(a, row), *_data(row, markdown), workers,
              scaling.interval(r.eff, 2), _ratio(a, r.eff_vs_base, markdown),
              _ratio(a, r.ns_vs_base, markdown)]
     return cells + ([_ratio(a, r.eff_vs_up, markdown), _ratio(a, r.ns_vs_up, markdown)] if up else [])
 
 
-def _explain(a: Analysis) -> str:
+def _explain(a: Analysis, markdown: bool = False) -> str:
     cells = sorted({(r.workload, r.size) for r in a.verdict_rows if r.scaling})
-    what = ", ".join(f"{w} n={s}" + (f" ({per} ufunc calls per kernel iteration)" if (
-        per := a.pool.workloads.get(w, {}).get("calls_per_iteration", 1)) != 1 else "")
-        for w, s in cells) or "no threaded cells"
+    def text(value: object) -> str:  # workload names and counts come from results files
+        return escape(value) if markdown else str(value)
+
+    def calls(w: str) -> str:
+        per = a.pool.workloads.get(w, {}).get("calls_per_iteration", 1)
+        return f" ({text(per)} ufunc calls per kernel iteration)" if per != 1 else ""
+
+    what = ", ".join(f"{text(w)} n={s}{calls(w)}" for w, s in cells) or "no threaded cells"
     sizes = sorted({a.family.size(g) for g in a.pool.groups if a.family.size(g)})
     tests = (f"Mann-Whitney p Holm-adjusted within the run's fixed family of {'/'.join(map(str, sizes))} "
              f"headline comparisons, CIs Bonferroni-adjusted to it; significant when adjusted p < "
@@ -106,10 +118,10 @@ def text_table(a: Analysis) -> str:
 
 
 def markdown_table(a: Analysis, rows: list[VerdictRow] | None = None) -> list[str]:
-    lines = ["| " + " | ".join(head(a)) + " |", "|" + "---|" * len(head(a))]
+    lines = ["| " + " | ".join(map(escape, head(a))) + " |", "|" + "---|" * len(head(a))]
     lines += ["| " + " | ".join(_cells(a, r, markdown=True)) + " |"
               for r in (a.verdict_rows if rows is None else rows)]
-    return [_explain(a) + " **Bold**: significant.", "", *lines]
+    return [_explain(a, markdown=True) + " **Bold**: significant.", "", *lines]
 
 
 def load(files: Sequence[Path], tests_dir: Path | None = None) -> Inputs:
@@ -152,7 +164,7 @@ def summary_markdown(a: Analysis, report_name: str = "report.md") -> str:
     cut = ""
     while True:
         md = ["# lockswap summary", "", *markdown_table(a, verdict_rows), ""]
-        md += [*(f"- {n}" for n in notes[:50]), ""] if notes else []
+        md += [*(f"- {escape(n)}" for n in notes[:50]), ""] if notes else []
         if scale_rows:
             md += ["## Headline thread scaling", "", *scaling.header(a.family), "",
                    *scaling.table(a.pool, a.family, scale_rows, a.reference), ""]

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..base import log, paths, proc
+from ..base import jsonfile, log, paths, proc
 from ..base.errors import CommandError, ConfigError
 from ..build.wheel import Wheel
 from ..interpreter import find as interpreter
@@ -90,8 +90,8 @@ class TestResult:
     def load_current(cls, path: Path) -> TestResult | None:
         """The result in ``path``, or None when it is missing or from an older lockswap (rerun it)."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = jsonfile.read(path)  # bounded: a huge or deeply nested file is no result
+        except jsonfile.BadJson:
             return None
         if not isinstance(data, dict) or data.get("kind") != KIND or data.get("schema_version") != SCHEMA:
             return None
