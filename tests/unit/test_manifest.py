@@ -75,6 +75,9 @@ def test_variant_without_patch_for_version_lists_supported_versions(tmp_path):
         ('default_numpy = "2.1.3"', 'default_numpy = "1.0"', "default_numpy"),
         ('pythons = ["3.13t"]\n[numpy."2.5.5"]', 'pythons = ["3.13"]\n[numpy."2.5.5"]', "bad Python"),
         ("schema = 1", "schema = 2", "schema"),
+        ('lock = "cs"', 'sdist_sha256 = "../../x"', "sdist_sha256 must be 64 lowercase hex"),
+        ('lock = "cs"', f'sdist_sha256 = "{"A" * 64}"', "sdist_sha256 must be 64 lowercase hex"),
+        ('lock = "cs"', "sdist_sha256 = 1", "sdist_sha256 must be 64 lowercase hex"),
     ],
 )
 def test_bad_manifests_are_refused(tmp_path, old, new, complaint):
@@ -190,3 +193,10 @@ def test_before_after_table_pairs_each_variant_with_its_before_run(tmp_path):
     assert sorted(rows) == sorted([f"{w} n=100 {mode}", n] for w in ("add", "issue27786")
                                   for mode in ("threads", "processes") for n in ("2", "4"))
     assert "Holm across the 16 comparisons" in out
+
+
+def test_sdist_pins_are_read_and_the_shipped_manifest_pins_every_version(tmp_path):
+    m = manifest.load(write(tmp_path, GOOD.replace('lock = "cs"', f'sdist_sha256 = "{"a" * 64}"')))
+    assert m.numpy["2.1.3"].sdist_sha256 == "a" * 64 and m.numpy["2.5.5"].sdist_sha256 == ""
+    shipped = manifest.load()
+    assert {v: bool(n.sdist_sha256) for v, n in shipped.numpy.items()} == dict.fromkeys(shipped.numpy, True)

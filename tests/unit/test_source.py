@@ -1,11 +1,5 @@
 from __future__ import annotations
 
-import hashlib
-import io
-import tarfile
-from pathlib import Path
-from types import SimpleNamespace
-
 import pytest
 
 from lockswap.base.errors import ConfigError, FetchError
@@ -38,91 +32,6 @@ def test_bad_specs_say_what_is_accepted(text):
 def test_versions_before_free_threading_are_refused():
     with pytest.raises(ConfigError, match="no free-threaded support"):
         source.parse_spec("1.26.4")
-
-
-def _tarball(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-SDIST = _tarball({"numpy-2.1.3/pyproject.toml": b'[project]\nname = "numpy"\nversion = "2.1.3"\n'})
-
-
-class FakeIndex:
-    """Stands in for the package index: serves SDIST, corrupt the first ``corrupt`` times."""
-
-    def __init__(self, corrupt: int = 0, body: bytes = SDIST) -> None:
-        self.corrupt, self.body, self.downloads = corrupt, body, 0
-        self.pkg = SimpleNamespace(
-            filename="numpy-2.1.3.tar.gz", version="2.1.3", package_type="sdist", is_yanked=False,
-            digests={"sha256": hashlib.sha256(body).hexdigest()},
-        )
-
-    def install(self, monkeypatch):
-        index = self
-
-        class Client:
-            def __init__(self, *a, **k): ...
-            def __enter__(self): return self
-            def __exit__(self, *a): return False
-
-            def download_package(self, pkg, path, **kwargs):
-                index.downloads += 1
-                data = index.body
-                if index.corrupt:
-                    index.corrupt -= 1
-                    data = data[: len(data) // 2]
-                Path(path).write_bytes(data)
-
-        monkeypatch.setattr(source, "_find_sdist", lambda version: index.pkg)
-        import pypi_simple
-        monkeypatch.setattr(pypi_simple, "PyPISimple", Client)
-        return self
-
-
-def test_sdist_is_checked_cached_and_unpacked(cache, monkeypatch):
-    index = FakeIndex().install(monkeypatch)
-    src = source.fetch("2.1.3")
-    assert src.version == "2.1.3" and src.sha256 == index.pkg.digests["sha256"]
-    assert (src.tree / "pyproject.toml").is_file()
-    source.fetch("2.1.3")
-    assert index.downloads == 1  # second fetch is a cache hit
-
-
-def test_corrupt_download_is_fetched_again(cache, monkeypatch):
-    index = FakeIndex(corrupt=1).install(monkeypatch)
-    src = source.fetch("2.1.3")
-    assert index.downloads == 2 and src.tree.is_dir()
-    assert not list(cache.rglob("*.part-*"))
-
-
-def test_always_corrupt_download_fails_and_leaves_nothing(cache, monkeypatch):
-    FakeIndex(corrupt=5).install(monkeypatch)
-    with pytest.raises(FetchError, match="corrupt"):
-        source.fetch("2.1.3")
-    assert not list((cache / "sdist").rglob("*.tar.gz"))
-    assert not (cache / "src").exists() or not any((cache / "src").iterdir())
-
-
-def test_corrupt_cached_sdist_is_replaced(cache, monkeypatch):
-    index = FakeIndex().install(monkeypatch)
-    archive, _ = source.sdist_path("2.1.3")
-    archive.write_bytes(b"truncated")
-    source.sdist_path("2.1.3")
-    assert index.downloads == 2 and archive.read_bytes() == SDIST
-
-
-def test_damaged_archive_is_removed_and_nothing_half_unpacked(cache, monkeypatch):
-    bad = SDIST[:-200]
-    FakeIndex(body=bad).install(monkeypatch)
-    with pytest.raises(FetchError, match="damaged"):
-        source.fetch("2.1.3")
-    assert not list((cache / "src").iterdir())
 
 
 def test_path_source(tmp_path):

@@ -18,6 +18,7 @@ SCHEMA = 1
 BASELINE = "baseline"
 _NAME = re.compile(r"^[a-z][a-z0-9]*$")
 _PYTHON = re.compile(r"^3\.\d+t$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class NumpyVersion:
     # What NumPy itself supports (wheels, cibuildwheel): the scheduled CI default. Cells in
     # ``pythons`` but not here (NumPy 2.5 on 3.13t) run only when a manual CI run asks.
     upstream_pythons: tuple[str, ...] = ()
+    # The sha256 of NumPy's sdist of this version ("" if not pinned): an index must serve exactly
+    # this archive, and a cached copy is used without asking the index.
+    sdist_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,11 @@ def parse(data: dict[str, Any], path: Path) -> Manifest:
         if not upstream or not all(isinstance(p, str) and _PYTHON.match(p) for p in upstream):
             raise ConfigError(f"{where}: NumPy {version}: upstream_pythons must be a non-empty list "
                               "like ['3.14t']", "list the free-threaded Pythons NumPy publishes wheels for")
-        numpy[version] = NumpyVersion(version, str(table.get("lock", "")), pythons, upstream)
+        pin = table.get("sdist_sha256", "")
+        if not isinstance(pin, str) or (pin and not SHA256.match(pin)):
+            raise ConfigError(f"{where}: NumPy {version}: sdist_sha256 must be 64 lowercase hex digits",
+                              "write the sha256 of the sdist as the package index lists it")
+        numpy[version] = NumpyVersion(version, str(table.get("lock", "")), pythons, upstream, pin)
     default = _require(data, "default_numpy", str, where)
     if default not in numpy:
         raise ConfigError(f"{where}: default_numpy {default} is not under [numpy]", "add it")

@@ -13,7 +13,6 @@ Cache layout (all keyed by content):
 
 from __future__ import annotations
 
-import filecmp
 import json
 import os
 import shutil
@@ -22,15 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock
+from packaging.requirements import InvalidRequirement, Requirement
 
 from ..base import log, paths, proc, tomlfile, toolchain
-from ..base.errors import BuildError
+from ..base.errors import BuildError, ConfigError
 from ..interpreter import find as interpreter
 from ..interpreter import sanitizer as san
 from ..interpreter import venvs
 from ..interpreter.find import Interpreter
 from ..patch.apply import PatchedTree
-from ..source.trees import tree_files
+from ..source.trees import sync_entry, tree_files
 from . import wheels
 
 # Bump when the build recipe changes; it is part of every wheel's key and of the build slot's name.
@@ -92,7 +92,14 @@ def build_key(patched: PatchedTree, interp: Interpreter, extra: tuple[str, ...] 
 
 def _requirements(tree: Path) -> list[str]:
     data = tomlfile.load(tree / "pyproject.toml")
-    return [*data.get("build-system", {}).get("requires", []), *EXTRA_BUILD_REQUIREMENTS]
+    listed = data.get("build-system", {}).get("requires", [])
+    for req in listed if isinstance(listed, list) else [None]:
+        try:  # each goes to pip: a requirement, never an option
+            Requirement(req if isinstance(req, str) and not req.startswith("-") else "-")
+        except InvalidRequirement:
+            raise ConfigError(f"{tree / 'pyproject.toml'}: build requirement {req!r} is not a requirement",
+                              "fix [build-system] requires of that tree (a list of requirements)") from None
+    return [*listed, *EXTRA_BUILD_REQUIREMENTS]
 
 
 def sync_tree(src: Path, dest: Path) -> int:
@@ -104,17 +111,12 @@ def sync_tree(src: Path, dest: Path) -> int:
     depends on changed files.
     """
     changed = 0
+    wanted = set(tree_files(src))  # refuses a link that leaves the tree before anything is written
     dest.mkdir(parents=True, exist_ok=True)
-    wanted = set(tree_files(src))
-    for rel in sorted(wanted):
-        target = dest / rel
-        if not target.is_file() or not filecmp.cmp(src / rel, target, shallow=False):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            paths.atomic_copy(src / rel, target)
-            os.utime(target)  # now: newer than anything built from the file's previous content
-            changed += 1
+    for rel in sorted(wanted):  # links are copied as links (see lockswap.source.trees)
+        changed += sync_entry(src, dest, rel)  # a rewrite is stamped now: newer than its old outputs
     for p in sorted(dest.rglob("*"), reverse=True):
-        if p.is_file() and p.relative_to(dest) not in wanted:
+        if (p.is_file() or p.is_symlink()) and p.relative_to(dest) not in wanted:
             p.unlink()
             changed += 1
     return changed

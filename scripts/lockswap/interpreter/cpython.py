@@ -15,6 +15,7 @@ import shlex
 import shutil
 import tarfile
 import tempfile
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from ..base import log, paths, proc, toolchain
-from ..base.errors import FetchError, InterpreterError, ToolMissing
+from ..base.errors import ConfigError, FetchError, InterpreterError, ToolMissing
 from . import sanitizer as san
 
 RECIPE = 1  # bump when the build recipe changes, to rebuild cached interpreters
@@ -38,6 +39,13 @@ HEADERS = {
     "bzlib.h": "libbz2-dev", "lzma.h": "liblzma-dev",
 }
 REQUIRED_MODULES = ("ssl", "zlib", "ctypes", "bz2", "lzma")
+_MINOR = re.compile(r"^3\.\d+$")
+_SUITE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+_DEB_VERSION = re.compile(r"^[0-9][A-Za-z0-9.+~:-]*$")
+# Network timeouts (seconds): connect/read of one request, a whole tarball, apt's steps.
+HTTP_TIMEOUT = 60.0
+DOWNLOAD_DEADLINE = 1800.0
+APT_TIMEOUT = 1800.0
 _TARBALL = re.compile(r"(?:Python-|python3\.\d+_)(3\.\d+\.\d+)(?:\.orig)?\.tar\.(?:xz|gz)$")
 
 
@@ -59,9 +67,28 @@ def _from_tarball(path: Path, origin: str) -> CPythonSource:
     return CPythonSource(path, m.group(1), paths.sha256_file(path), origin)
 
 
+def download(url: str, dest: Path, deadline: float = DOWNLOAD_DEADLINE) -> None:
+    """``url`` into ``dest`` (atomically), each read within :data:`HTTP_TIMEOUT` and the whole within
+    ``deadline`` seconds; OSError (TimeoutError) otherwise."""
+    end = time.monotonic() + deadline
+    with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as resp, paths.atomic_output(dest) as tmp, \
+            tmp.open("wb") as out:
+        while chunk := resp.read1(1 << 16):  # what has arrived: a trickle cannot outlast the deadline
+            out.write(chunk)
+            if time.monotonic() > end:
+                raise TimeoutError(f"downloading {url} took longer than {deadline:.0f} s")
+
+
+def check_minor(minor: str | None) -> str | None:
+    """``minor`` (e.g. ``3.13``) if it is a Python minor version; it becomes part of package names."""
+    if minor is not None and not _MINOR.match(minor):
+        raise ConfigError(f"bad Python version {minor!r}", "write it like 3.13t (--python-version)")
+    return minor
+
+
 def _upstream(minor: str | None) -> CPythonSource:
     try:
-        with urllib.request.urlopen(UPSTREAM, timeout=10) as resp:
+        with urllib.request.urlopen(UPSTREAM, timeout=HTTP_TIMEOUT) as resp:
             listing = resp.read().decode()
         versions = sorted({Version(v) for v in re.findall(r'href="(3\.\d+\.\d+)/"', listing)}, reverse=True)
         for v in versions:
@@ -70,8 +97,7 @@ def _upstream(minor: str | None) -> CPythonSource:
                 name = f"Python-{version}.tar.xz"
                 dest = paths.cache_dir("cpython-src") / name
                 if not dest.exists():
-                    with paths.atomic_output(dest) as tmp:
-                        urllib.request.urlretrieve(f"{UPSTREAM}{version}/{name}", tmp)
+                    download(f"{UPSTREAM}{version}/{name}", dest)
                 return _from_tarball(dest, "python.org")
     except OSError as exc:
         raise FetchError(f"python.org is not reachable ({exc})") from exc
@@ -130,6 +156,10 @@ def _apt(minor: str | None) -> CPythonSource:
         raise FetchError("cannot find the system's archive mirror in /etc/apt/sources.list[.d]")
     env_suites = os.environ.get("LOCKSWAP_APT_SUITES")
     suites = env_suites.split() if env_suites else APT_SUITES[distro]
+    bad = [s for s in suites if not _SUITE.match(s)]
+    if bad:  # each becomes a line of the private sources.list
+        raise ConfigError(f"LOCKSWAP_APT_SUITES: bad suite name(s) {bad}",
+                          "list suite names like 'sid trixie'")
     state = paths.cache_dir("apt")
     (state / "lists" / "partial").mkdir(parents=True, exist_ok=True)
     (state / "parts").mkdir(exist_ok=True)
@@ -143,11 +173,13 @@ def _apt(minor: str | None) -> CPythonSource:
         f"-oDir::State::Lists={state / 'lists'}", "-oAPT::Sandbox::User=root",
     ]
     with log.step(f"apt-get update (deb-src {' '.join(suites)} on {mirror})"):
-        proc.run(["apt-get", *opts, "-q", "update"], hint="check the network and apt configuration")
+        proc.run(["apt-get", *opts, "-q", "update"], hint="check the network and apt configuration",
+                 timeout=APT_TIMEOUT)
     for m in (minor,) if minor else MINORS:
         shown = proc.run(["apt-cache", *opts, "showsrc", "--only-source", f"python{m}"],
-                         check=False, echo=False).stdout
-        versions = sorted(set(re.findall(r"^Version: (\S+)", shown, re.M)), key=_debian_order)
+                         check=False, echo=False, timeout=APT_TIMEOUT).stdout
+        found_versions = set(re.findall(r"^Version: (\S+)", shown, re.M))
+        versions = sorted((v for v in found_versions if _DEB_VERSION.match(v)), key=_debian_order)
         for version in reversed(versions):
             dest = paths.cache_dir("cpython-src", f"python{m}_{version}")
             found = _orig_tarballs(dest, m)
@@ -155,7 +187,7 @@ def _apt(minor: str | None) -> CPythonSource:
                 with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.dl-") as tmp:
                     got = proc.run(
                         ["apt-get", *opts, "--download-only", "source", f"python{m}={version}"],
-                        cwd=Path(tmp), check=False,
+                        cwd=Path(tmp), check=False, timeout=APT_TIMEOUT,
                     )
                     found = _orig_tarballs(Path(tmp), m)
                     if got.returncode != 0 or not found:
@@ -168,6 +200,7 @@ def _apt(minor: str | None) -> CPythonSource:
 
 
 def resolve_source(local: str | None, minor: str | None) -> CPythonSource:
+    minor = check_minor(minor)
     local = local or os.environ.get("LOCKSWAP_CPYTHON_SOURCE") or None
     if local:
         return _from_tarball(Path(local).expanduser().resolve(), "local tarball")

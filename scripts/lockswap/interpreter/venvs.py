@@ -42,6 +42,7 @@ def ensure(
 
     A venv whose creation was interrupted lacks the completion marker and is made again. With an
     ``installer`` (an interpreter of the same version and ABI), pip runs there instead of in the venv.
+    Requirements follow ``--``: one starting with ``-`` is never read as a pip option.
     """
     if fresh or not (venv / _DONE).exists():
         shutil.rmtree(venv, ignore_errors=True)
@@ -51,12 +52,13 @@ def ensure(
             proc.run([interp.path, "-m", "venv", venv], log_file=log_file)
             if requirements:
                 proc.run([python_of(venv), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                          *pip_args, *requirements], log_file=log_file, hint=hint)
+                          *pip_args, "--", *requirements], log_file=log_file, hint=hint)
         else:
             proc.run([interp.path, "-m", "venv", "--without-pip", venv], log_file=log_file)
             if requirements:  # --ignore-installed: the installer's own packages must not count
                 proc.run([installer.path, "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                          "--prefix", venv, "--ignore-installed", "--compile", *pip_args, *requirements],
+                          "--prefix", venv, "--ignore-installed", "--compile", *pip_args,
+                          "--", *requirements],
                          log_file=log_file, hint=hint)
                 _point_scripts_at(venv, installer.path)
         (venv / _DONE).write_text("\n".join(map(str, requirements)) + "\n")
