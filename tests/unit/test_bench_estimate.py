@@ -57,3 +57,12 @@ def test_the_default_plan_measures_the_upstream_build_too():
     assert plan.upstream is not None and plan.upstream.startswith("baseline@")
     assert plan.repeats == command.DEFAULT_REPEATS and set(plan.workloads) == {
         w for w in plan.workloads if w.name in command.DEFAULT_WORKLOADS}
+
+
+def test_the_build_estimate_counts_cold_versions_and_variants():
+    labels = ["baseline", "rwlock", "tls", "baseline@2.5.5"]
+    cold = estimate.build_seconds(labels, "2.1.3", 2, slots=[])
+    assert cold == 2 * estimate.COLD_BUILD + 2 * estimate.VARIANT_BUILD  # two versions cold, two variants
+    warm = estimate.build_seconds(labels, "2.1.3", 2, slots=["numpy-2.1.3-abc-def-r2"])
+    assert warm == estimate.COLD_BUILD + 3 * estimate.VARIANT_BUILD
+    assert estimate.build_seconds(labels, "2.1.3", 4, slots=[]) == cold / 2

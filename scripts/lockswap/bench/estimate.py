@@ -15,12 +15,33 @@ import sys
 import time
 from collections.abc import Sequence
 
-from ..base import log
+from ..base import log, manifest
 
 ASSUMED_STARTUP = 1.0  # seconds to start a worker process before one was measured (2-core VM: ~0.6)
 CONTENTION = 1.3  # N workers of a dispatch-bound kernel: t1/tN of 0.6-1.0 measured on 2 cores
 CELL_OVERHEAD = 0.02
 CALIBRATION_ROUNDS = 1.6  # calibration runs each workload size about this many target_seconds
+
+
+# Builds, measured on 2 cores (docs/measurements.md): a NumPy version with no build slot yet compiles
+# cold in about 5 minutes; a variant in a warm slot recompiles what its patch touches in 1-1.5 minutes.
+COLD_BUILD = 300.0
+VARIANT_BUILD = 90.0
+
+
+def build_seconds(labels: Sequence[str], numpy_spec: str, cores: int, slots: Sequence[str]) -> float:
+    """At most how long the builds of ``labels`` take before the benchmark starts (cached wheels take
+    seconds): a cold build per NumPy version without a build slot (``slots``: the names of the
+    cache's build slots), a variant rebuild per other build, scaled from 2 cores to ``cores``."""
+    total = 0.0
+    versions: dict[str, int] = {}
+    for label in labels:
+        version = manifest.parse_build(label).numpy or numpy_spec
+        versions[version] = versions.get(version, 0) + 1
+    for version, builds in versions.items():
+        warm = any(name.startswith(f"numpy-{version}-") for name in slots)
+        total += (0 if warm else COLD_BUILD) + VARIANT_BUILD * (builds - (0 if warm else 1))
+    return total * 2 / max(cores, 1)
 
 
 def cell_seconds(target_seconds: float, workers: int, warmup: bool, cores: int,

@@ -116,8 +116,12 @@ def new_run(plan: runner.Plan, numpy_spec: str, labels: Sequence[str],
     cores = environment.usable_cores()
     guess = runner.estimate_seconds(plan, [runner.Target(x, Path(), {}) for x in labels], cores,
                                     startup=estimate.ASSUMED_STARTUP, with_setup=True)
+    slots = [p.name for p in (paths.cache_root() / "build").glob("numpy-*")]
+    builds = estimate.build_seconds(labels, numpy_spec, cores, slots)
     log.info(f"bench plan: {describe(plan, labels)}; about {log.format_seconds(guess)} once the builds are "
-             "ready (--full: the long plan, --quick: a smoke run)")
+             f"ready, after at most about {log.format_seconds(builds)} of builds (cached wheels take "
+             f"seconds) and up to {log.format_seconds(settle)} for the load to settle (--full: the long "
+             "plan, --quick: a smoke run)")
     targets = build_targets()
     envs, startup = _probe(targets, allow_gil)
     targets = [t if t.numpy_version else runner.Target(t.label, t.python, t.info, t.variant,
