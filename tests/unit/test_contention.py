@@ -320,3 +320,14 @@ def test_lockswap_report_gives_contention_results_their_own_section(tmp_path):
     assert "## Contention: which shared objects limit scaling" in md and "![contention](contention.png)" in md
     assert md.index("lockswap thread-scaling report") < md.index("## Contention")
     assert (out / "contention.png").exists()
+
+
+def test_the_report_says_how_much_scaling_is_unexplained():
+    from lockswap.contention import render
+
+    doc = {"plan": {"workers": 2}, "ranking": [], "unmodified": {"median": 0.70, "ci": [0.69, 0.71], "n": 12}}
+    text = render.unexplained(doc)
+    assert "0.700 unmodified" in text and "30.0% of linear scaling" in text
+    doc["ranking"] = [{"arm": "c1", "with": 0.81}, {"arm": "all", "with": 0.98}]
+    assert "0.980 with every measured candidate immortal" in render.unexplained(doc)
+    assert "2.0% of linear" in render.unexplained(doc)

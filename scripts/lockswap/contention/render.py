@@ -82,6 +82,7 @@ def markdown(doc: dict[str, Any]) -> str:
                      f"{gain} | {_p(r['p_holm'])} | {cost} | {cost_p} | {t1} |")
     if not doc["ranking"]:
         lines.append("| - | no counterfactual measured: no candidate (see below) | | | | | | | | |")
+    lines += ["", unexplained(doc)]
     for f in doc.get("failures", []):
         tail = [ln for ln in f["stderr_tail"].strip().splitlines() if ln.strip()]
         first = next((ln for ln in tail if "Fatal Python error" in ln or "Error" in ln),
@@ -111,6 +112,26 @@ def markdown(doc: dict[str, Any]) -> str:
                   "gh-117783)."]
     lines += ["", f"perf c2c: {esc(doc.get('perf_c2c', 'not checked'))}"]
     return "\n".join(lines) + "\n"
+
+
+def unexplained(doc: dict[str, Any]) -> str:
+    """How much of linear scaling the measured objects leave unexplained: 1 - t1/tN with every
+    candidate immortal (or, with no candidate, 1 - t1/tN unmodified). A finder that finds nothing
+    still says how much is missing."""
+    n = doc["plan"]["workers"]
+    best = next((r for r in doc["ranking"] if r["arm"] == "all"), None) or \
+        max(doc["ranking"], key=lambda r: r["with"], default=None)
+    u = doc.get("unmodified") or {}
+    if best is not None:
+        got, what = float(best["with"]), "with every measured candidate immortal"
+    elif u.get("median") is not None:
+        got, what = float(u["median"]), "unmodified, and no object the finder samples was shared-written"
+    else:
+        return "Unexplained scaling: not measured."
+    return (f"Unexplained: t1/t{n} is {got:.3f} {what}, so {max(0.0, 1 - got):.1%} of linear scaling is "
+            "not explained by the shared reference counts this finder samples (what remains is elsewhere: "
+            "objects reachable only from C statics or capsules, the allocator, a lock, or memory that "
+            "is not a reference count).")
 
 
 def _short_label(row: dict[str, Any]) -> str:
