@@ -158,6 +158,8 @@ def test_variants_of_other_numpy_versions_in_one_run():
     assert command.make_plan(parse()).upstream == "baseline@2.5.5"
     assert command._variants(parse("--upstream", "none"), "2.1.3")[-1].numpy == "2.1.3"
     assert command.make_plan(parse("--variants", "baseline,rwlock")).upstream is None
+    assert command.make_plan(parse("--quick")).upstream is None  # the smoke run stays a minute
+    assert command.make_plan(parse("--quick", "--upstream", "2.5.5")).upstream == "baseline@2.5.5"
     assert command.make_plan(parse("--numpy", "2.5.5")).upstream is None  # its own newest
     with pytest.raises(ConfigError, match=r"--upstream 9\.9"):
         command.make_plan(parse("--upstream", "9.9"))

@@ -57,7 +57,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
                         f"{DEFAULT_TARGET_SECONDS}, quick 0.02)")
     p.add_argument("--upstream", metavar="VERSION|none",
                    help="a NumPy release measured unpatched in the same run as the bar every build is also "
-                        "compared with (default, when --variants is not given: the newest release of the "
+                        "compared with (default, when neither --variants nor --quick is given: the newest "
+                        "release of the "
                         f"manifest, {manifest.default().newest}; 'none' leaves it out)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="few sizes, workers and repeats: about a minute")
@@ -117,7 +118,8 @@ def upstream_label(args: argparse.Namespace, spec: str) -> str | None:
     m = manifest.default()
     if args.upstream == "none":
         return None
-    version = args.upstream or (m.newest if args.variants is None else None)
+    # the default answer has the bar; --quick (a smoke run) and an explicit --variants only when asked
+    version = args.upstream or (m.newest if args.variants is None and not args.quick else None)
     if version is None or version == spec:
         return None
     if version not in m.numpy:
