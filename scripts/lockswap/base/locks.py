@@ -1,7 +1,7 @@
 """Locks on cache entries and build slots, and what a killed owner leaves behind.
 
 - :func:`entry_lock`: one writer per cache entry (a venv, a wheel store key, a CPython build). The
-  lock file sits beside the entry (``.<name>.lock``); the caller re-checks the entry under the lock,
+  lock file is in the cache's ``locks/`` folder; the caller re-checks the entry under the lock,
   so a run that waited finds the entry the other one completed instead of building it again.
 - :func:`build_slot`: a build slot is held as long as any process of its build lives, not only as
   long as lockswap does. On POSIX the slot's ``.lock`` is an ``flock`` whose descriptor is passed to
@@ -35,11 +35,16 @@ OWNER = ".owner.json"
 GRACE_SECONDS = 10.0  # what a dead owner's build group gets between SIGTERM and SIGKILL
 
 
+def lock_file(entry: Path) -> Path:
+    """The lock file of cache entry ``entry``: in the cache's ``locks/`` folder, named after the entry's
+    path, so that no lock file sits among the entries (and lock files are never deleted: that races)."""
+    return paths.cache_dir("locks") / f"{entry.name}-{paths.content_key(entry.resolve())}.lock"
+
+
 @contextlib.contextmanager
 def entry_lock(entry: Path) -> Iterator[None]:
-    """Hold the lock of cache entry ``entry`` (``<parent>/.<name>.lock``), telling the user if it waits."""
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(entry.parent / f".{entry.name}.lock")
+    """Hold the lock of cache entry ``entry`` (see :func:`lock_file`), telling the user if it waits."""
+    lock = FileLock(lock_file(entry))
     try:
         lock.acquire(timeout=0)
     except TimeoutError:
@@ -92,7 +97,9 @@ def _read_owner(slot: Path) -> dict[str, object]:
 
 
 def group_members(pgid: int) -> list[int]:
-    """Live processes of group ``pgid`` (read from ``/proc``; without it, the group leader if alive)."""
+    """Live processes of the build started as session and group ``pgid``: its group, and the groups
+    ninja puts each compile command in (they stay in the session). Read from ``/proc``; without it,
+    the group leader if alive."""
     proc = Path("/proc")
     if not proc.is_dir():
         try:
@@ -106,7 +113,8 @@ def group_members(pgid: int) -> list[int]:
             fields = stat.read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+        # fields: state, ppid, pgrp, session, ...
+        if len(fields) > 3 and str(pgid) in (fields[2], fields[3]) and fields[0] != "Z":
             members.append(int(stat.parent.name))
     return members
 
@@ -125,10 +133,16 @@ def _belongs_to(pid: int, slot: Path) -> bool:
 
 
 def stop_group(pgid: int, grace: float = GRACE_SECONDS) -> None:
-    """SIGTERM group ``pgid``, SIGKILL what is left after ``grace`` s, and wait until it is gone."""
+    """SIGTERM the build's group ``pgid`` (ninja passes it on to its commands), SIGKILL what is left
+    of it and of its session after ``grace`` s, and wait until it is gone."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 30.0)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, sig)
+        targets = [pgid] if sig == signal.SIGTERM else [pgid, *group_members(pgid)]
+        for target in targets:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if target == pgid:
+                    os.killpg(pgid, sig)
+                else:
+                    os.kill(target, sig)
         end = time.monotonic() + wait
         while group_members(pgid) and time.monotonic() < end:
             time.sleep(0.1)

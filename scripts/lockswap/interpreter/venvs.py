@@ -8,6 +8,7 @@ interpreter of the same version runs pip with ``--prefix`` into the venv (same A
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -47,7 +48,8 @@ def ensure(
     if not fresh and (venv / _DONE).exists():
         return python_of(venv)
     paths.sweep_dead_owners(venv.parent)  # verify venvs of killed runs
-    with locks.entry_lock(venv):
+    # a fresh venv is private to this run (e.g. verify's, named by our pid): no lock needed
+    with contextlib.nullcontext() if fresh else locks.entry_lock(venv):
         _create(interp, venv, requirements, fresh=fresh, pip_args=pip_args, log_file=log_file,
                 installer=installer)
     return python_of(venv)
