@@ -21,6 +21,12 @@ nox.options.sessions = ["tests"]
 MANIFEST = manifest.default()
 
 
+# On Ctrl-C nox waits this long before its SIGTERM, then terminate_timeout before SIGKILL: lockswap
+# removes what it staged and stops its build's process group (SIGTERM, SIGKILL after 10 s) meanwhile,
+# ignoring further signals, and bench saves what it measured. (nox's defaults: 0.3 s and 0.2 s.)
+INTERRUPT_TIMEOUT, TERMINATE_TIMEOUT = 30.0, 10.0
+
+
 def install(session: nox.Session, extras: str = "") -> None:
     """An editable install of this checkout with ``extras``, once per session venv: again only when
     ``pyproject.toml`` (the dependencies) changes, so a rerun (a cached wheel, say) needs no package
@@ -38,7 +44,8 @@ def install(session: nox.Session, extras: str = "") -> None:
 def lockswap(session: nox.Session, *args: str, extras: str = "") -> None:
     """Install lockswap (with ``extras``) into the session and run one of its commands."""
     install(session, extras)
-    session.run("python", "-m", "lockswap", *args, *session.posargs)
+    session.run("python", "-m", "lockswap", *args, *session.posargs, interrupt_timeout=INTERRUPT_TIMEOUT,
+                terminate_timeout=TERMINATE_TIMEOUT)
 
 
 @nox.session
@@ -86,7 +93,8 @@ def bench_build(session: nox.Session) -> None:
 
 def ci_module(session: nox.Session, module: str) -> None:
     """Run ``python -m ci.<module>`` on nox's own interpreter (stdlib only; ci/ finds lockswap itself)."""
-    session.run(sys.executable, "-m", f"ci.{module}", *session.posargs, external=True)
+    session.run(sys.executable, "-m", f"ci.{module}", *session.posargs, external=True,
+                interrupt_timeout=INTERRUPT_TIMEOUT, terminate_timeout=TERMINATE_TIMEOUT)
 
 
 @nox.session(venv_backend="none")
@@ -122,8 +130,8 @@ def bench(session: nox.Session) -> None:
     """Thread-scaling benchmark, then its report and verdict (-- --variants a,b --quick|--full --resume F)."""
     install(session, "report")
     # On Ctrl-C lockswap saves what it measured and prints the resume command: give it time to.
-    session.run("python", "-m", "lockswap", "bench", *session.posargs,
-                interrupt_timeout=30, terminate_timeout=10)
+    session.run("python", "-m", "lockswap", "bench", *session.posargs, interrupt_timeout=INTERRUPT_TIMEOUT,
+                terminate_timeout=TERMINATE_TIMEOUT)
 
 
 @nox.session
@@ -143,4 +151,5 @@ def tests(session: nox.Session) -> None:
     """Run lockswap's tests: unit and end-to-end, except the long TSan ones (-- -m "not e2e" for the
     fast unit tests only; -- -m tsan for the --sanitizer thread end-to-end test)."""
     install(session, "test,report")
-    session.run("python", "-m", "pytest", *(session.posargs or ["tests", "-m", "not tsan"]))
+    session.run("python", "-m", "pytest", *(session.posargs or ["tests", "-m", "not tsan"]),
+                interrupt_timeout=INTERRUPT_TIMEOUT, terminate_timeout=TERMINATE_TIMEOUT)

@@ -15,7 +15,8 @@ def on_github() -> bool:
 
 
 def info(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError):  # a closed terminal (SIGHUP): the run goes on cleaning up, unheard
+        print(message, file=sys.stderr, flush=True)
 
 
 def warn(message: str) -> None:

@@ -13,7 +13,9 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +74,47 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+def _tmp_prefix(final: Path) -> str:
+    """Temporary siblings are named ``.<name>.tmp-<pid>-<random>``: see :func:`sweep_dead_owners`."""
+    return f".{final.name}.tmp-{os.getpid()}-"
+
+
+_TMP = re.compile(r"^\..+\.tmp-(\d+)-[^/]*$")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (on Windows always True: nothing is swept there)."""
+    if sys.platform == "win32":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_dead_owners(folder: Path) -> list[Path]:
+    """Remove the staging directories and temporary files in ``folder`` whose owner process is gone
+    (a SIGKILL gives no chance to clean up); return what was removed."""
+    swept: list[Path] = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return swept
+    for name in names:
+        m = _TMP.match(name)
+        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
+            path = folder / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            swept.append(path)
+    return swept
+
+
 @contextlib.contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
     """A temporary sibling of ``path`` to write; renamed onto ``path`` when the block succeeds.
@@ -80,7 +123,7 @@ def atomic_output(path: Path) -> Iterator[Path]:
     nothing (no ``.part`` file) is left beside it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
     try:
@@ -121,14 +164,19 @@ def staging(final: Path, *, replace: bool = False) -> Iterator[Stage]:
     """Fill a fresh temporary sibling of ``final``; it becomes ``final`` only if the block succeeds.
 
     On an error or Ctrl-C the staging directory is removed: a cache entry is complete or absent.
-    If ``final`` appeared meanwhile (a concurrent run), the winner is kept, unless ``replace``.
+    Staging directories left by a killed run (SIGKILL) are swept by the next one (their names carry
+    the owner's pid). If ``final`` appeared meanwhile (a concurrent run), the winner is kept, unless
+    ``replace``: then the old entry is renamed aside (never deleted first), the new one renamed in.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    stage = Stage(Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent)))
+    sweep_dead_owners(final.parent)
+    stage = Stage(Path(tempfile.mkdtemp(prefix=_tmp_prefix(final), dir=final.parent)))
+    aside: Path | None = None
     try:
         yield stage
         if replace and final.exists():
-            shutil.rmtree(final)
+            aside = Path(tempfile.mkdtemp(prefix=_tmp_prefix(final), dir=final.parent))
+            os.rename(final, aside / "old")  # into a staging-named folder: swept if we die right here
         try:
             os.rename(stage.result, final)
         except OSError:
@@ -137,6 +185,8 @@ def staging(final: Path, *, replace: bool = False) -> Iterator[Stage]:
         _COMMITTED.append(final)
     finally:
         shutil.rmtree(stage.path, ignore_errors=True)
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
 
 
 def note_complete(path: Path) -> None:

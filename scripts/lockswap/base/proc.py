@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from . import log
@@ -95,6 +95,8 @@ def run(
     input: str | None = None,
     stream: bool = False,
     heartbeat: float | None = None,
+    pass_fds: Sequence[int] = (),
+    on_start: Callable[[int], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``cmd``; return the completed process with stdout+stderr merged in ``stdout``.
 
@@ -104,10 +106,16 @@ def run(
     printed (nothing is captured). ``input`` is given to the command's stdin (else stdin is empty).
     ``env`` entries are added to the current environment, and the variables named in ``unset`` are
     removed from it. On Ctrl-C the command is stopped before the interrupt goes on.
+
+    With ``log_file`` only: ``pass_fds`` are inherited by the command (e.g. a build slot's lock, held
+    as long as the command lives); ``on_start`` is called with its pid, which is also its process
+    group on POSIX.
     """
     args = [os.fspath(c) for c in cmd]
     if input is not None and (log_file is not None or stream):
         raise ValueError("proc.run: input= goes with captured output only")
+    if (pass_fds or on_start) and log_file is None:
+        raise ValueError("proc.run: pass_fds= and on_start= go with log_file= only")
     if echo:
         where = f" (in {cwd})" if cwd else ""
         log.info(f"$ {shlex.join(args)}{where}")
@@ -120,8 +128,11 @@ def run(
                 fh.write(f"\n$ {shlex.join(args)}\n")
                 fh.flush()
                 p = subprocess.Popen(args, cwd=cwd, env=full_env, stdout=fh, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, text=True, start_new_session=_POSIX)
+                                     stdin=subprocess.DEVNULL, text=True, start_new_session=_POSIX,
+                                     pass_fds=tuple(pass_fds))
                 try:
+                    if on_start is not None:
+                        on_start(p.pid)
                     code = _wait(p, args, log_file, timeout, heartbeat or HEARTBEAT_SECONDS, hint)
                 except BaseException:
                     _stop(p)
@@ -184,19 +195,38 @@ def _stop(p: subprocess.Popen[str], grace: float = 10) -> None:
     p.wait()
 
 
+# Signals that stop lockswap like Ctrl-C: SIGTERM (``kill``, a CI cancel, nox's shutdown), SIGHUP (a
+# closed terminal), SIGQUIT (Ctrl-\\).
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, n))
+_cleaning_up = False
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """The first stop signal raises KeyboardInterrupt; later ones are ignored while cleanup runs (a
+    second Ctrl-C, or the SIGTERM nox sends after its interrupt timeout)."""
+    global _cleaning_up
+    if _cleaning_up:
+        with contextlib.suppress(OSError):
+            log.info(f"lockswap: signal {signum} ignored: removing staged entries and stopping the build")
+        return
+    _cleaning_up = True
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @contextlib.contextmanager
 def sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM (a killed nox session, a CI cancel, ``kill``) stops lockswap like Ctrl-C does: staged
-    cache entries are removed, child process groups stopped, bench results kept."""
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
+    """SIGTERM, SIGHUP, SIGQUIT stop lockswap like Ctrl-C does: staged cache entries are removed, child
+    process groups stopped, bench results kept. Once one of them (or Ctrl-C) arrived, further ones
+    are ignored until the block is left, so the cleanup is not cut short."""
+    global _cleaning_up
+    _cleaning_up = False
     try:
-        old = signal.signal(signal.SIGTERM, handler)
+        old = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, *STOP_SIGNALS)}
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)

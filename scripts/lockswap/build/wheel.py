@@ -20,10 +20,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ..base import log, paths, proc, tomlfile, toolchain
+from ..base import locks, log, paths, proc, tomlfile, toolchain
 from ..base.errors import BuildError, ConfigError
 from ..interpreter import find as interpreter
 from ..interpreter import sanitizer as san
@@ -149,7 +148,10 @@ def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Pat
     slot = _slot(f"numpy-{src.version}-{src.sha256[:12]}-{interp.key}")
     reqs = _requirements(patched.tree)
     benv = paths.cache_dir("venvs") / f"build-{paths.content_key(interp.key, reqs)}"
-    with FileLock(slot / ".lock"):  # every OS: builds sharing a slot wait for each other
+    # Held while any process of the build lives; a killed run's leftovers are stopped (lockswap.base.locks)
+    with locks.build_slot(slot) as held:
+        if held.wiped:
+            log.info(f"build directory {slot / 'build'} wiped: everything recompiles (ccache helps)")
         with log.step(f"build environment ({', '.join(reqs)})"):
             venvs.ensure(interp, benv, reqs, log_file=logf)
         with log.step(f"sync {patched.variant} tree into build slot {slot}"):
@@ -165,7 +167,7 @@ def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Pat
                 [venvs.python_of(benv), "-m", "pip", "wheel", "-v", "--no-build-isolation", "--no-deps",
                  "--disable-pip-version-check", "-w", out_dir, f"-Cbuild-dir={slot / 'build'}",
                  *BUILD_OPTIONS, *extra, slot / "src"],
-                log_file=logf, env=env,
+                log_file=logf, env=env, pass_fds=held.pass_fds, on_start=held.record_group,
                 hint="read the log; a compile error in a patched file means the patch is wrong",
             )
     built = list(out_dir.glob("numpy-*.whl"))
@@ -181,7 +183,7 @@ def verify(wheel: Path, interp: Interpreter, logf: Path, installer: Interpreter 
     ``installer``: see :func:`lockswap.venvs.ensure` (instrumented interpreters)."""
     if interp.abi_tag not in wheels.abi_tags(wheel):
         raise BuildError(f"{wheel.name} is not tagged {interp.abi_tag}", "build with a free-threaded Python")
-    venv = paths.cache_dir("venvs") / f"verify-{os.getpid()}"
+    venv = paths.cache_dir("venvs") / f".verify.tmp-{os.getpid()}-venv"  # swept if we are killed
     try:
         python = venvs.ensure(interp, venv, [wheel], fresh=True, pip_args=["--no-deps", "--no-index"],
                               log_file=logf, installer=installer)
@@ -211,7 +213,18 @@ def build(patched: PatchedTree, interp: Interpreter, sanitizer: str | None = Non
     key = build_key(patched, interp, (*extra, *san.key_parts(sanitizer)))
     version = wheels.labelled_version(src.version, san.variant_label(patched.variant, sanitizer))
     store = store_dir(key)
-    found = list(store.glob("*.whl")) if (store / "wheel.json").exists() else []
+    with locks.entry_lock(store):  # one build per key; a run that waited finds the wheel made
+        return _build_locked(patched, interp, sanitizer, store, key, version, extra)
+
+
+def _stored(store: Path) -> list[Path]:
+    return list(store.glob("*.whl")) if (store / "wheel.json").exists() else []
+
+
+def _build_locked(patched: PatchedTree, interp: Interpreter, sanitizer: str | None, store: Path, key: str,
+                  version: str, extra: tuple[str, ...]) -> Wheel:
+    src = patched.source
+    found = _stored(store)
     if not found:
         toolchain.require("CC", "CXX")  # meson needs both
         logf = paths.cache_dir("logs") / f"build-numpy-{src.version}-{patched.variant}-{key}.log"

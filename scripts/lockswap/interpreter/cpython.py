@@ -22,7 +22,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from ..base import log, paths, proc, toolchain
+from ..base import locks, log, paths, proc, toolchain
 from ..base.errors import ConfigError, FetchError, InterpreterError, ToolMissing
 from . import sanitizer as san
 
@@ -249,6 +249,15 @@ def build(local_source: str | None = None, minor: str | None = None, sanitizer: 
     exe = final / "bin" / f"python{short}t"
     if exe.is_file():
         return exe
+    with locks.entry_lock(final):  # one build per key; a run that waited finds it built
+        if not exe.is_file():
+            _build_into(src, final, flags, key, sanitizer)
+    return exe
+
+
+def _build_into(src: CPythonSource, final: Path, flags: tuple[str, ...], key: str,
+                sanitizer: str | None) -> None:
+    short = ".".join(src.version.split(".")[:2])
     cc = _preflight()
     launcher = ["ccache"] if shutil.which("ccache") and "ccache" not in cc[0] else []
     env = {"CC": shlex.join([*launcher, *cc]),
@@ -280,4 +289,3 @@ def build(local_source: str | None = None, minor: str | None = None, sanitizer: 
         san.after_cpython_build(sanitizer, tree, staged)
         san.write_marker(sanitizer, staged, src.version)
         stage.result = staged  # the installed prefix becomes the entry; sources and objects go
-    return exe

@@ -8,13 +8,14 @@ interpreter of the same version runs pip with ``--prefix`` into the venv (same A
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..base import paths, proc
+from ..base import locks, paths, proc
 from .find import Interpreter
 
 _DONE = ".lockswap-complete"
@@ -40,11 +41,24 @@ def ensure(
 ) -> Path:
     """Create ``venv`` with ``requirements`` unless a complete one exists; return its python.
 
-    A venv whose creation was interrupted lacks the completion marker and is made again. With an
+    A venv whose creation was interrupted lacks the completion marker and is made again. One run at a
+    time creates a venv (``.<name>.lock`` beside it); a run that waited finds it complete. With an
     ``installer`` (an interpreter of the same version and ABI), pip runs there instead of in the venv.
     Requirements follow ``--``: one starting with ``-`` is never read as a pip option.
     """
-    if fresh or not (venv / _DONE).exists():
+    if not fresh and (venv / _DONE).exists():
+        return python_of(venv)
+    paths.sweep_dead_owners(venv.parent)  # verify venvs of killed runs
+    # a fresh venv is private to this run (e.g. verify's, named by our pid): no lock needed
+    with contextlib.nullcontext() if fresh else locks.entry_lock(venv):
+        _create(interp, venv, requirements, fresh=fresh, pip_args=pip_args, log_file=log_file,
+                installer=installer)
+    return python_of(venv)
+
+
+def _create(interp: Interpreter, venv: Path, requirements: Sequence[str | os.PathLike[str]], *, fresh: bool,
+            pip_args: Sequence[str], log_file: Path | None, installer: Interpreter | None) -> None:
+    if fresh or not (venv / _DONE).exists():  # re-checked under the lock
         shutil.rmtree(venv, ignore_errors=True)
         venv.parent.mkdir(parents=True, exist_ok=True)
         hint = "check that pip can reach its configured package index"
@@ -64,7 +78,6 @@ def ensure(
         (venv / _DONE).write_text("\n".join(map(str, requirements)) + "\n")
         if not fresh:
             paths.note_complete(venv)
-    return python_of(venv)
 
 
 def _point_scripts_at(venv: Path, installer: Path) -> None:
