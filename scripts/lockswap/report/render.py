@@ -34,7 +34,8 @@ def environment_table(runs: Sequence[BenchRun]) -> list[str]:
                 f"| {run.machine_label} | {run.path.name} | {run.created} | {run.os} | "
                 f"{m.usable} ({m.physical}) | "
                 f"{load} | {t.label} | {t.variant} | {t.version} | {t.python} | "
-                f"{'**ENABLED**' if t.gil_enabled else 'disabled'} | {t.patch_sha256[:12] or '-'} | "
+                f"{'**ENABLED**' if t.gil_enabled else 'disabled'} | {t.patch_sha256[:12] or '-'}"
+                f"{f' (ported from {t.ported_from})' if t.ported_from else ''} | "
                 f"{run.commit[:10]}{' (dirty)' if run.dirty else ''} |")
     return lines
 
