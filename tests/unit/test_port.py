@@ -164,6 +164,10 @@ def test_conflict_names_file_and_hunk_and_the_printed_command_makes_the_patch(m,
                        "--resolved", str(conflicted)]
     text = (conflicted / DISPATCH).read_text()
     assert "<<<<<<< HEAD" in text and "||||||| " in text
+    (conflicted / "note").write_text("a resolution under way")
+    with pytest.raises(port.PortConflict, match="kept from an earlier run"):  # the same port again
+        port.port(path_source(t), "lock", base_source(), m.patch_for("lock", "2.2.0"))
+    assert (conflicted / "note").read_text() == "a resolution under way"
 
     monkeypatch.setattr(source, "fetch", _offline_fetch(source.fetch))
     assert cli.main(["port", *command]) == 2  # still unresolved: one error, nothing written

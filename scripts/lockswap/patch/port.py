@@ -298,13 +298,15 @@ def _conflict(repo: Path, final: Path, variant: str, target: Source, base: Sourc
               base_commit: str, patched_commit: str) -> None:
     where = final.parent / "conflicts" / final.name
     lines = conflict_lines(repo, base_commit, patched_commit, base_patch)
-    with paths.staging(where, replace=True) as stage:
+    kept = where.exists()  # same inputs, same conflicts: an earlier tree may hold a resolution under way
+    with paths.staging(where) as stage:
         os.rename(repo, stage.path / "tree")
     tree = where / "tree"
     raise PortConflict(
         f"porting {variant!r} from NumPy {base.version} to {target.version} ({target.spec}) conflicts; "
         f"nothing was built:\n" + "\n".join(f"  {line}" for line in lines)
-        + f"\n  conflicted tree (a git repository of the files the patch touches, diff3 markers): {tree}",
+        + f"\n  conflicted tree (a git repository of the files the patch touches, diff3 markers"
+        + ("; kept from an earlier run, with any resolution made there" if kept else "") + f"): {tree}",
         f"resolve the conflicts in {tree} (remove every <<<<<<< ||||||| ======= >>>>>>> marker), then "
         f"run: {resolve_command(variant, str(target.spec), base.version, tree)}",
     )
