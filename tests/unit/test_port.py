@@ -258,3 +258,16 @@ def test_port_command_writes_patch_and_entry_that_nox_patches_checks(m, tmp_path
     rows = patching.check_all(manifest.load(m.path), lambda v: versions[v])
     assert [(r.variant, r.numpy, r.ok) for r in rows if r.numpy == "2.3.0"] == [("lock", "2.3.0", True)]
     assert cli.main(["port", "--variant", "lock", "--numpy", f"path:{t}"]) == 2  # listed now: nothing to port
+
+
+def test_a_version_newer_than_every_listed_one_goes_after_the_last_table(m, tmp_path):
+    from lockswap.patch import port_manifest
+
+    dest, where = port_manifest.write(m, "lock", "2.6.0.dev0", "2.4.0", "Description: x\n")
+    text = where.read_text()
+    assert dest == m.path.parent / "2.6.0.dev0" / "lock.patch"
+    order = [text.index(h) for h in ('[numpy."2.4.0"]', '[numpy."2.6.0.dev0"]', "[variants.baseline]")]
+    assert order == sorted(order)
+    assert manifest.load(where).patch_for("lock", "2.6.0.dev0") == dest.resolve()
+    with pytest.raises(ConfigError, match="already exists"):
+        port_manifest.write(manifest.load(where), "lock", "2.6.0.dev0", "2.4.0", "x")

@@ -254,3 +254,15 @@ def test_headline_prefers_the_tightest_dispatch_bound_workload_measured():
     assert analysis._headline(keys("mix", "keys40")) == ("keys40", 16)  # a run of keys40 alone has one
     assert analysis._headline(keys("npadd", "add", "scalar")) == ("add", 16)
     assert analysis._headline(keys("npadd", "issue27786")) == ("npadd", 16)
+
+
+def test_environment_table_says_which_build_was_ported_from_where(tmp_path):
+    doc = json.loads((FIXTURES / "results-v3.json").read_text())
+    doc["variants"]["rwlock"].update(ported_from="2.2.6", base_patch_sha256="c" * 64)
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(doc))
+    (run,) = _a(path).inputs.runs
+    assert run.targets["rwlock"].ported_from == "2.2.6" and run.targets["baseline"].ported_from == ""
+    rows = [line for line in report.environment_table([run]) if "| rwlock |" in line]
+    assert rows and all("(ported from 2.2.6)" in line for line in rows)
+    assert not any("ported" in line for line in report.environment_table([run]) if "| baseline |" in line)

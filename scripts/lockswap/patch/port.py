@@ -104,7 +104,8 @@ def changes(patch: Path) -> list[Change]:
     return found
 
 
-def check_paths(target: Path, todo: Sequence[Change], base_version: str, target_version: str) -> None:
+def check_paths(target: Path, todo: Sequence[Change], base_version: str, target_version: str,
+                variant: str = "<variant>") -> None:
     """Refuse a port whose base patch changes a file the target tree has not at the same path."""
     moved = []
     for c in todo:
@@ -119,7 +120,7 @@ def check_paths(target: Path, todo: Sequence[Change], base_version: str, target_
             f"between files ({'; '.join(moved)}; {MOVES_NOTE}); a three-way merge across that line "
             "would be a half-merge, so it is refused",
             f"port from a version on the same side (--port-from), or write patches/{target_version}/"
-            "<variant>.patch by hand",
+            f"{variant}.patch by hand",
         )
 
 
@@ -263,7 +264,7 @@ def port(target: Source, variant: str, base: Source, base_patch: Path) -> Ported
     if (final / "port.json").is_file():
         return _found(result, final)
     todo = changes(base_patch)
-    check_paths(target.tree, todo, base.version, target.version)
+    check_paths(target.tree, todo, base.version, target.version, variant)
     with tempfile.TemporaryDirectory(dir=paths.cache_dir("tmp")) as tmp:
         repo = Path(tmp) / "tree"
         base_commit = init_repo(repo, base.tree, todo, f"NumPy {base.version} (merge base)")
@@ -305,7 +306,7 @@ def _conflict(repo: Path, final: Path, variant: str, target: Source, base: Sourc
     raise PortConflict(
         f"porting {variant!r} from NumPy {base.version} to {target.version} ({target.spec}) conflicts; "
         f"nothing was built:\n" + "\n".join(f"  {line}" for line in lines)
-        + f"\n  conflicted tree (a git repository of the files the patch touches, diff3 markers"
+        + "\n  conflicted tree (a git repository of the files the patch touches, diff3 markers"
         + ("; kept from an earlier run, with any resolution made there" if kept else "") + f"): {tree}",
         f"resolve the conflicts in {tree} (remove every <<<<<<< ||||||| ======= >>>>>>> marker), then "
         f"run: {resolve_command(variant, str(target.spec), base.version, tree)}",
@@ -330,7 +331,7 @@ def from_resolved(target: Source, variant: str, base: Source, base_patch: Path, 
         raise ConfigError(f"--resolved {resolved} is not a directory",
                           "pass the conflicted tree the port printed")
     todo = changes(base_patch)
-    check_paths(target.tree, todo, base.version, target.version)
+    check_paths(target.tree, todo, base.version, target.version, variant)
     missing = [c.path for c in todo if c.kind != "delete" and not (resolved / c.path).is_file()]
     if missing:
         raise ConfigError(f"--resolved {resolved} lacks {', '.join(missing)}",
