@@ -38,7 +38,7 @@ def test_dict_ports_cleanly_to_2_3_5_and_builds(lockswap):
 def test_rwlock_port_to_2_3_5_conflicts_before_any_build(lockswap):
     got = lockswap.run("build", "--variant", "rwlock", "--numpy", "2.3.5", check=False)
     assert got.returncode == 3
-    assert "porting 'rwlock' from NumPy 2.2.6 to 2.3.5 (2.3.5) conflicts; nothing was built" in got.stdout
+    assert "porting 'rwlock' from NumPy 2.2.6 to 2.3.5 conflicts; nothing was built" in got.stdout
     assert "numpy/_core/src/common/npy_hashtable.cpp: hunk #1" in got.stdout
     assert "nox -s port -- --variant rwlock --numpy 2.3.5 --port-from 2.2.6 --resolved " in got.stdout
     assert "free-threaded interpreter" not in got.stdout  # stopped before finding or building Python

@@ -304,7 +304,8 @@ def _conflict(repo: Path, final: Path, variant: str, target: Source, base: Sourc
         os.rename(repo, stage.path / "tree")
     tree = where / "tree"
     raise PortConflict(
-        f"porting {variant!r} from NumPy {base.version} to {target.version} ({target.spec}) conflicts; "
+        f"porting {variant!r} from NumPy {base.version} to {target.version}"
+        f"{'' if str(target.spec) == target.version else f' ({target.spec})'} conflicts; "
         f"nothing was built:\n" + "\n".join(f"  {line}" for line in lines)
         + "\n  conflicted tree (a git repository of the files the patch touches, diff3 markers"
         + ("; kept from an earlier run, with any resolution made there" if kept else "") + f"): {tree}",
