@@ -27,7 +27,6 @@ import argparse
 import os
 import re
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ from dataclasses import dataclass
 
 from ci import entry
 from ci.matrix import BENCH_MODES, DEFAULT_BENCH, DEFAULT_SUITE, Cell, parse_bench
-from lockswap.base import log, paths
+from lockswap.base import log, paths, proc
 from lockswap.base import manifest as manifest_mod
 from lockswap.base.errors import ConfigError, InterpreterError
 from lockswap.base.manifest import BASELINE
@@ -119,9 +118,9 @@ def run_steps(steps: Sequence[Step], env: dict[str, str]) -> list[tuple[Step, st
             continue
         start = time.perf_counter()
         with log.step(f"{step.name}: nox -s {step.session} -- {shlex.join(step.args)}"):
-            # Not lockswap.proc.run: a build or test suite runs for many minutes and its output
-            # must stream to the console (and the CI log) as it happens, not arrive at the end.
-            code = subprocess.run(step.command(), env=env, check=False).returncode
+            # stream: a build or test suite runs for many minutes; its output goes to the console
+            # (and the CI log) as it happens
+            code = proc.run(step.command(), env=env, check=False, stream=True, echo=False).returncode
         outcomes.append((step, "ok" if code == 0 else f"failed (exit {code})", time.perf_counter() - start))
         blocked = code != 0 and step.needed_by_later
     return outcomes

@@ -43,7 +43,7 @@ MAX_JOBS = 256  # GitHub Actions' limit for one matrix
 MAX_PUSH_JOBS = 12  # the smoke run must finish in well under 30 minutes on a free plan
 SMOKE_EVENTS = ("push", "pull_request")
 FULL_EVENTS = ("schedule", "workflow_dispatch")
-LINUX = "ubuntu"
+LINUX = "linux"
 _SUITE = re.compile(r"^[a-z][a-z0-9-]*$")
 _TRUE, _FALSE = {"1", "on", "true", "yes"}, {"0", "off", "false", "no"}
 # Rough runner-minutes of one job on a 4-vCPU runner, cold ccache (a warm one saves most of the
@@ -140,7 +140,7 @@ def _pick(kind: str, wanted: Iterable[str], known: Sequence[str], m: Manifest) -
 
 
 def _os_matches(label: str, wanted: str) -> bool:
-    return wanted in (label, manifest_mod.os_family(label))
+    return wanted in (label, manifest_mod.os_family(label), label.split("-")[0])  # ubuntu-24.04: ubuntu
 
 
 def excluded(m: Manifest, cell: Cell) -> bool:

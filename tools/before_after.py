@@ -45,14 +45,15 @@ def after_before_table(files: list[Path]) -> str:
     p = results.pool(results.read(files).runs)
     family = stats.Family()
     rows = []
-    for key in sorted(p.processes, key=lambda k: (k.machine, k.numpy, k.variant, k.workload, k.size,
+    for key in sorted(p.processes, key=lambda k: (k.run, k.numpy, k.variant, k.workload, k.size,
                                                   k.mode, k.workers)):
         before = replace(key, variant=f"{key.variant}before")
         if key.workers == 1 or before not in p.processes:
             continue
         ns = (scaling.ns_per_call(p, key), scaling.ns_per_call(p, before))
         eff = (scaling.efficiencies(p, key), scaling.efficiencies(p, before))
-        i_ns, i_eff = family.compare(*ns, key=(key, "ns")), family.compare(*eff, key=(key, "eff"))
+        i_ns = family.compare(*ns, key=(key, "ns"), group=key.run, headline=True)
+        i_eff = family.compare(*eff, key=(key, "eff"), group=key.run, headline=True)
         rows.append((key, ns, i_ns, eff, i_eff))
     family.adjust()
 
@@ -60,20 +61,21 @@ def after_before_table(files: list[Path]) -> str:
         r = family.ratios[index]
         mark = "**" if family.significant(index) else ""
         return (f"{stats.median(values[1]):.{digits}f} -> {stats.median(values[0]):.{digits}f} | "
-                f"{mark}{r.ratio:.3f} [{r.low:.3f}, {r.high:.3f}]{mark} p={family.p_adjusted(index):.3f}")
+                f"{mark}{r.ratio:.3f} [{r.low:.3f}, {r.high:.3f}]{mark} "
+                f"{stats.format_p(family.p_adjusted(index))}")
 
-    machines = sorted({key.machine for key, *_ in rows})
-    where = (lambda key: f"{key.machine} | ") if len(machines) > 1 else (lambda key: "")
+    machines = sorted({key.run for key, *_ in rows})
+    where = (lambda key: f"{key.run} | ") if len(machines) > 1 else (lambda key: "")
     out = [f"| {'machine | ' if len(machines) > 1 else ''}NumPy | variant | workload | N | processes | "
-           "1 thread ns/call before -> after | after / before [95% CI] p (Holm) | t1/tN before -> after | "
-           "after / before [95% CI] p (Holm) |",
+           "1 thread ns/call before -> after | after / before [CI] p (Holm) | t1/tN before -> after | "
+           "after / before [CI] p (Holm) |",
            "|---" * (9 + (len(machines) > 1)) + "|"]
     for key, ns, i_ns, eff, i_eff in rows:
         out.append(f"| {where(key)}{key.numpy} | {key.variant} | {key.workload} n={key.size} {key.mode} | "
                    f"{key.workers} | {len(eff[0])}/{len(eff[1])} | {cell(ns, i_ns, 0)} | "
                    f"{cell(eff, i_eff, 3)} |")
-    return "\n".join(out) + (f"\n\nHolm across the {len(family.ratios)} comparisons of this table; "
-                             "bold: adjusted p < 0.05.\n")
+    return "\n".join(out) + (f"\n\nHolm across the {len(family.ratios)} comparisons of this table, each run "
+                             "its own family (CIs Bonferroni-adjusted to it); bold: adjusted p < 0.05.\n")
 
 
 def main(argv: list[str]) -> int:

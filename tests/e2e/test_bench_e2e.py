@@ -23,7 +23,7 @@ def test_quick_bench_and_report(tmp_path, monkeypatch):
     monkeypatch.setenv("LOCKSWAP_RESULTS", str(tmp_path / "results"))
     out = tmp_path / "results" / "quick.json"
     assert cli.main(["bench", "--numpy", NUMPY, "--variants", ",".join(VARIANTS), "--quick",
-                     "--output", str(out)]) == 0
+                     "--settle", "0", "--output", str(out)]) == 0
 
     doc = schema.load(out)
     assert set(doc["variants"]) == set(VARIANTS)
@@ -44,8 +44,10 @@ def test_quick_bench_and_report(tmp_path, monkeypatch):
     assert cli.main(["report", str(out), "--output-dir", str(report_dir)]) == 0
     md = (report_dir / "report.md").read_text()
     assert "## Verdict" in md and "Holm-adjusted" in md and (report_dir / "summary.md").is_file()
+    forest = sorted(report_dir.glob("*-forest.png"))
+    assert forest and all(f"]({png.name})" in md for png in forest)  # the headline picture, embedded
     assert "## Thread scaling t1/tN" in md and "| 2.1.3 | rwlock |" in md
-    pngs = sorted(report_dir.glob("*.png"))
+    pngs = sorted(p for p in report_dir.glob("*.png") if not p.name.endswith("-forest.png"))
     assert len(pngs) == 2 * len(doc["workloads"])  # throughput and vs-baseline per workload
     for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -67,7 +69,8 @@ def test_another_numpy_version_in_the_same_run(tmp_path, monkeypatch):
     out = tmp_path / "results" / "two.json"
     assert cli.main(["bench", "--numpy", NUMPY, "--variants", f"baseline,baseline@{OTHER}",
                      "--workloads", "add", "--sizes", "1", "--workers", "1,2", "--modes", "threads",
-                     "--repeats", "3", "--target-seconds", "0.02", "--output", str(out)]) == 0
+                     "--repeats", "3", "--target-seconds", "0.02", "--settle", "0",
+                     "--output", str(out)]) == 0
     doc = schema.load(out)
     assert {k: v["worker"]["numpy_version"] for k, v in doc["variants"].items()} == {
         "baseline": NUMPY, f"baseline@{OTHER}": OTHER}

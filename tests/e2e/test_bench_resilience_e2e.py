@@ -15,7 +15,7 @@ import pytest
 
 from lockswap.base import manifest
 from lockswap.bench import journal, runner, workloads
-from lockswap.report import answer
+from lockswap.report import render
 
 REPO = Path(__file__).resolve().parents[2]
 NUMPY = "2.1.3"
@@ -47,7 +47,7 @@ def test_a_failing_cell_is_a_row_and_the_run_completes(lockswap):
     r = lockswap.run("bench", "--numpy", NUMPY, "--variants", ",".join(VARIANTS),
                      "--workloads", "add,fails_in_rwlock", "--sizes", "1", "--workers", "1,2",
                      "--modes", "threads", "--repeats", "3", "--target-seconds", "0.05",
-                     "--output", str(out), check=False)
+                     "--output", str(out), "--settle", "0", check=False)
     assert r.returncode == 1
     doc = json.loads(out.read_text())
     assert doc["complete"] is True and not journal.path_for(out).exists()
@@ -64,7 +64,7 @@ def test_a_failing_cell_is_a_row_and_the_run_completes(lockswap):
     assert doc["variants"]["rwlock"]["worker"]["numpy_dist_version"] == f"{NUMPY}+lockswap.rwlock"
     assert "6 failed cell(s)" in r.stdout
     # the answer at the end: the report (with the failed cells) and its path
-    report = answer.report_dir(out) / "report.md"
+    report = render.answer_dir(out) / "report.md"
     assert f"report: {report}" in r.stdout
     md = report.read_text()
     assert re.search(r"failed cells", md, re.IGNORECASE) and "fails_in_rwlock" in md
@@ -75,11 +75,12 @@ def test_sigint_part_way_then_resume_measures_every_cell_exactly_once(lockswap):
     out = lockswap.results / "resume.json"
     args = ["bench", "--numpy", NUMPY, "--variants", ",".join(VARIANTS), "--workloads", "add,scalar",
             "--sizes", "1", "--workers", "1,2", "--modes", "threads", "--repeats", "4",
-            "--target-seconds", "0.1", "--output", str(out), "--no-report"]
+            "--target-seconds", "0.1", "--output", str(out), "--no-report", "--settle", "0"]
     # the wheels first (built or from the cache), so that the SIGINT lands in the measurements
     lockswap.run("bench", "--numpy", NUMPY, "--variants", ",".join(VARIANTS), "--workloads", "add",
                  "--sizes", "1", "--workers", "1", "--modes", "threads", "--repeats", "1",
-                 "--target-seconds", "0.01", "--no-report", "--output", str(lockswap.results / "warm.json"))
+                 "--target-seconds", "0.01", "--no-report", "--settle", "0",
+                 "--output", str(lockswap.results / "warm.json"))
     p = subprocess.Popen([sys.executable, "-m", "lockswap", *args], cwd=REPO, env=lockswap.env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          preexec_fn=_sigint_default)

@@ -1,4 +1,4 @@
-"""End to end: the workflow's report job, on the real output of one CI job (issue 10).
+"""End to end: the workflow's report job, on the real output of one CI job.
 
 One cell of the matrix runs as its CI job does (``nox -s ci-local`` with the cell's own arguments,
 a quick suite and a quick benchmark on workers 1 and 2), in a copy of this checkout. Its

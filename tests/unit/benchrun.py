@@ -18,7 +18,7 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "bench" / "failing_workloads.
 def argv(out: Path, *extra: str, variants: tuple[str, ...] = ("baseline",)) -> list[str]:
     """``bench`` options measuring the test interpreter as each of ``variants``, into ``out``."""
     uses = [x for v in variants for x in ("--use-python", f"{v}={sys.executable}")]
-    return ["bench", "--variants", ",".join(variants), *uses, "--allow-gil", "--no-report",
+    return ["bench", "--variants", ",".join(variants), *uses, "--allow-gil", "--no-report", "--settle", "0",
             "--output", str(out), "--modes", "threads", "--sizes", "1", *extra]
 
 

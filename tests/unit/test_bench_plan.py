@@ -149,4 +149,11 @@ def test_variants_of_other_numpy_versions_in_one_run():
     ported = command._variants(parse("--variants", "baseline,immortal@2.5.5"), "2.1.3")[1]
     assert (ported.label, ported.port_from) == ("immortal@2.5.5", "2.1.3")  # no patch: ported when built
     default = command._variants(parse(), "2.1.3")
-    assert default[0].label == "baseline" and all(c.numpy == "2.1.3" for c in default)
+    assert default[0].label == "baseline" and all(c.numpy == "2.1.3" for c in default[:-1])
+    assert default[-1].label == "baseline@2.5.5"  # the newest release: the upstream bar of the default run
+    assert command.make_plan(parse()).upstream == "baseline@2.5.5"
+    assert command._variants(parse("--upstream", "none"), "2.1.3")[-1].numpy == "2.1.3"
+    assert command.make_plan(parse("--variants", "baseline,rwlock")).upstream is None
+    assert command.make_plan(parse("--numpy", "2.5.5")).upstream is None  # its own newest
+    with pytest.raises(ConfigError, match=r"--upstream 9\.9"):
+        command.make_plan(parse("--upstream", "9.9"))

@@ -12,17 +12,28 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "bench"
 
 
 def test_current_golden_file_loads_unchanged():
-    raw = json.loads((FIXTURES / "results-v3.json").read_text())
-    doc = schema.load(FIXTURES / "results-v3.json")
-    assert doc == raw and doc["schema_version"] == schema.VERSION == 3
+    raw = json.loads((FIXTURES / "results-v4.json").read_text())
+    doc = schema.load(FIXTURES / "results-v4.json")
+    assert doc == raw and doc["schema_version"] == schema.VERSION == 4
     assert json.loads(schema.dumps(doc)) == raw  # writes what it reads
     assert doc["failures"][0]["kind"] == "timeout" and doc["complete"] is True
+    assert doc["machine"]["loadavg_at_end"] == 1.42 and doc["plan"]["upstream"] is None
+    assert all("load" in m and "foreign_cpu" in m for m in doc["measurements"])
+
+
+def test_v3_golden_file_is_migrated_with_null_disturbance_fields():
+    raw = json.loads((FIXTURES / "results-v3.json").read_text())
+    doc = schema.load(FIXTURES / "results-v3.json")
+    assert doc["schema_version"] == 4 and "seed" not in doc["plan"] and doc["plan"]["upstream"] is None
+    assert doc["machine"]["loadavg_at_end"] is None
+    assert [m["seconds"] for m in doc["measurements"]] == [m["seconds"] for m in raw["measurements"]]
+    assert all(m["load"] is None and m["foreign_cpu"] is None for m in doc["measurements"])
 
 
 def test_v2_golden_file_is_migrated_with_explicit_fields():
     raw = json.loads((FIXTURES / "results-v2.json").read_text())
     doc = schema.load(FIXTURES / "results-v2.json")
-    assert doc["schema_version"] == 3 and doc["failures"] == [] and doc["complete"] is True
+    assert doc["schema_version"] == 4 and doc["failures"] == [] and doc["complete"] is True
     assert doc["variants"]["rwlock"]["label"] == "rwlock"
     assert doc["variants"]["rwlock"]["numpy_version"] == "2.1.3"
     assert len(doc["measurements"]) == len(raw["measurements"])
@@ -59,8 +70,8 @@ def test_real_v2_results_migrate(tmp_path):
     (lambda d: d["failures"][0].update(kind="oops"), "kind 'oops'"),
     (lambda d: d["failures"][0].pop("stderr_tail"), "failure 0 lacks"),
 ])
-def test_v3_validation(change, message):
-    doc = json.loads((FIXTURES / "results-v3.json").read_text())
+def test_v4_validation(change, message):
+    doc = json.loads((FIXTURES / "results-v4.json").read_text())
     change(doc)
     with pytest.raises(ConfigError, match=message):
         schema.upgrade(doc)
@@ -84,7 +95,8 @@ def test_v1_golden_file_is_migrated():
      ('{"kind": "something-else", "schema_version": 1}', "is not a lockswap benchmark result"),
      ("[1, 2]", "not a JSON object"),
      ('{"kind": "lockswap-bench", "schema_version": 99}', "schema version 99"),
-     ('{"kind": "lockswap-bench", "schema_version": 3, "measurements": []}', "missing"),
+     ('{"kind": "lockswap-bench", "schema_version": 4, "measurements": []}', "missing"),
+     ('{"kind": "lockswap-bench", "schema_version": 3, "measurements": []}', "malformed schema version 3"),
      ('{"kind": "lockswap-bench", "schema_version": 2, "measurements": []}', "malformed schema version 2"),
      ('{"format": "lockswap-bench-v1", "results": [{"variant": "x"}]}', "malformed schema version 1")],
 )

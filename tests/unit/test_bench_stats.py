@@ -11,8 +11,8 @@ def test_quantiles_match_numpy_linear():
     xs = [7.0, 1.0, 3.0, 5.0]
     assert stats.median(xs) == 4.0
     assert stats.quantile(xs, 0.25) == 2.5 and stats.quantile(xs, 0.75) == 5.5
-    s = stats.summarize([1.0, 2.0, 3.0, 4.0, 100.0])
-    assert (s.n, s.median, s.q1, s.q3, s.iqr) == (5, 3.0, 2.0, 4.0, 2.0)
+    xs = [1.0, 2.0, 3.0, 4.0, 100.0]
+    assert (stats.median(xs), stats.quantile(xs, 0.25), stats.quantile(xs, 0.75)) == (3.0, 2.0, 4.0)
 
 
 def test_exact_mann_whitney_matches_scipy_docs_example():
@@ -58,7 +58,7 @@ def test_bootstrap_ratio_separates_two_clearly_different_samples():
     ci = stats.bootstrap_ratio(fast, slow)
     assert ci.estimate == pytest.approx(2.0, rel=0.02) and 1.8 < ci.low <= ci.high < 2.2
     r = stats.compare(fast, slow)
-    assert (r.low, r.high, r.n) == (ci.low, ci.high, (6, 6)) and r.significant
+    assert (r.low, r.high, r.n) == (ci.low, ci.high, (6, 6)) and r.p < stats.ALPHA
 
 
 def test_holm_matches_the_textbook_example():
@@ -69,12 +69,37 @@ def test_holm_matches_the_textbook_example():
 
 def test_a_family_corrects_what_one_comparison_alone_calls_significant():
     fam = stats.Family()
-    separated = fam.compare([6, 7, 8, 9, 10], [1, 2, 3, 4, 5])  # p = 0.0079 alone
+    separated = fam.compare([6, 7, 8, 9, 10], [1, 2, 3, 4, 5], group="run", headline=True)  # p = 0.0079
     for i in range(9):  # nine comparisons of equal samples
-        fam.compare([1, 3, 5, 7, 9 + i], [2, 4, 6, 8, 10 + i])
+        fam.compare([1, 3, 5, 7, 9 + i], [2, 4, 6, 8, 10 + i], group="run", headline=True)
     fam.adjust()
-    assert fam.ratios[separated].significant  # uncorrected
+    assert fam.ratios[separated].p < stats.ALPHA  # uncorrected
     assert fam.p_adjusted(separated) == pytest.approx(10 * 2 / 252) and not fam.significant(separated)
+    assert fam.ratios[separated].level == pytest.approx(1 - stats.ALPHA / 10)  # Bonferroni-adjusted CI
+
+
+def test_each_run_is_its_own_family_and_exploratory_comparisons_stay_out():
+    fam = stats.Family()
+    a = fam.compare([6, 7, 8, 9, 10, 11], [1, 2, 3, 4, 5, 6], group="run A", headline=True)
+    b = fam.compare([1, 3, 5, 7, 9, 11], [2, 4, 6, 8, 10, 12], group="run B", headline=True)
+    extra = fam.compare([6, 7, 8, 9, 10, 11], [1, 2, 3, 4, 5, 6], key="x", group="run A")  # exploratory
+    fam.adjust()
+    assert fam.size("run A") == 1 and fam.size("run B") == 1
+    assert fam.p_adjusted(a) == fam.ratios[a].p and fam.significant(a)  # run B's test does not count
+    assert not fam.significant(b)
+    assert fam.p_adjusted(extra) == fam.ratios[extra].p and not fam.significant(extra)  # raw, never bold
+    assert fam.ratios[extra].level == stats.LEVEL
+
+
+def test_small_n_gets_an_order_statistic_interval_with_its_real_coverage():
+    assert stats.median_interval([1.0, 2.0, 3.0]) is None  # n too small
+    ci = stats.median_interval([1.0, 2.0, 3.0, 4.0])
+    assert ci is not None and (ci.low, ci.high, ci.level) == (1.0, 4.0, 0.875)
+    ci5 = stats.median_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert ci5 is not None and ci5.level == pytest.approx(0.9375)
+    ci6 = stats.median_interval([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    assert ci6 is not None and ci6.level == stats.LEVEL  # bootstrap from 6 on
+    assert stats.format_p(0.0004) == "p<0.001" and stats.format_p(0.0123) == "p=0.012"
 
 
 def test_empty_samples_are_an_error():

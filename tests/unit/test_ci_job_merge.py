@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -61,12 +60,12 @@ def test_the_interpreter_must_be_the_jobs_python(monkeypatch):
 def fake_runs(monkeypatch, codes: dict[str, int]) -> list[list[str]]:
     calls: list[list[str]] = []
 
-    def run(cmd, env, check):
+    def run(cmd, env, check, stream, echo):  # lockswap's one subprocess helper, streaming
         calls.append(cmd)
-        assert env["LOCKSWAP_PYTHON"] == "/ft/python"
+        assert env["LOCKSWAP_PYTHON"] == "/ft/python" and stream and not check
         return SimpleNamespace(returncode=codes.get(cmd[4], 0))
 
-    monkeypatch.setattr(subprocess, "run", run)
+    monkeypatch.setattr(job.proc, "run", run)
     return calls
 
 

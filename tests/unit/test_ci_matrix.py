@@ -228,7 +228,7 @@ def test_the_shipped_push_matrix_is_a_small_linux_smoke_run_of_every_variant():
     m = manifest.load()
     cells = matrix.expand(m)
     assert len(cells) <= matrix.MAX_PUSH_JOBS == 12
-    assert {manifest.os_family(c.os) for c in cells} == {"ubuntu"}
+    assert {manifest.os_family(c.os) for c in cells} == {"linux"}
     assert matrix.coverage_problems(m, cells) == []
     assert {c.variant for c in cells} == set(m.variants) - {"baseline"}
     assert {(c.suite, c.bench) for c in cells} == {("quick", "quick")}

@@ -105,7 +105,7 @@ def test_contention_ranks_with_the_bench_statistics():  # one bootstrap and one 
     from lockswap.base import stats
 
     xs = [0.80, 0.82, 0.85, 0.86, 0.87, 0.90]
-    ci = stats.bootstrap_median(xs, resamples=analysis.BOOTSTRAP)
+    ci = stats.bootstrap_median(xs)
     assert analysis.bootstrap_median_ci(xs) == (ci.low, ci.high)
     assert not hasattr(analysis, "holm")
 
@@ -148,7 +148,7 @@ def test_rank_orders_by_gain_with_the_ceiling_last_and_holm_applied():
     assert json.loads(json.dumps(by["c2"].to_json()))["with"] == pytest.approx(by["c2"].with_)
 
 
-MASKED = {  # session 3's 2.1.3 lockfree/add medians: the capsule gains nothing alone, much at the ceiling
+MASKED = {  # measured 2.1.3 lockfree/add medians: the capsule gains nothing alone, much at the ceiling
     "none": {"label": "unmodified", "locators": []},
     "c1": {"label": "add", "type": "ufunc", "repr": "<ufunc 'add'>", "locators": ["add"]},
     "c2": {"label": "capsule", "type": "PyCapsule", "repr": "<c>", "locators": ["cap"]},

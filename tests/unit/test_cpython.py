@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from lockswap.base.errors import FetchError
+from lockswap.base.errors import FetchError, ToolMissing
 from lockswap.interpreter import cpython
 
 
@@ -52,7 +52,7 @@ def test_debian_version_order():
 
 def test_no_compiler_is_reported(monkeypatch):
     monkeypatch.setenv("CC", "no-such-compiler-xyz")
-    with pytest.raises(Exception, match="no C compiler"):
+    with pytest.raises(ToolMissing, match="no C compiler"):
         cpython._preflight()
 
 

@@ -118,12 +118,15 @@ def test_bad_ci_tables_are_refused(tmp_path, ci_lines, complaint):
 
 def test_os_family():
     assert manifest.os_family("windows-2022") == "windows"
-    assert manifest.os_family("ubuntu-24.04") == "ubuntu"
+    assert manifest.os_family("ubuntu-24.04") == "linux"
+    assert manifest.os_family("Linux-6.1.0-28-amd64-x86_64-with-glibc2.36") == "linux"
+    assert manifest.os_family("macOS-14.5-arm64-arm-64bit") == "macos"
+    assert manifest.os_family("Windows-10-10.0.20348-SP0") == "windows"
     assert manifest.os_family("macos-latest") == "macos"
 
 
 def test_upstream_pythons_default_to_the_buildable_ones_and_are_checked(tmp_path):
-    """Issue 10: what NumPy supports upstream is recorded next to what lockswap builds."""
+    """What NumPy supports upstream is recorded next to what lockswap builds."""
     m = manifest.load(write(tmp_path, GOOD))
     assert m.numpy["2.5.5"].upstream_pythons == m.numpy["2.5.5"].pythons == ("3.13t", "3.14t")
     text = GOOD.replace('pythons = ["3.13t", "3.14t"]\n',

@@ -122,7 +122,7 @@ def test_a_patch_outside_the_manifest_folder_applies(setup, tmp_path):
 
 
 def test_a_crlf_converted_checkout_of_a_patch_applies_like_the_original(setup):
-    """Windows runners check text out with CRLF when .gitattributes does not stop them (issue 10)."""
+    """Windows runners check text out with CRLF when .gitattributes does not stop them."""
     m, src, _ = setup
     lf_patch = m.patch_for("good", "2.1.3")
     lf_sha = hashlib.sha256(lf_patch.read_bytes()).hexdigest()

@@ -33,10 +33,10 @@ def test_a_quick_command_prints_no_progress(tmp_path, capsys):
 def test_last_progress_prefers_the_ninja_line(tmp_path):
     logf = tmp_path / "x.log"
     logf.write_text("configure\n[12/340] Compiling C object a.o\nwarning: something\n\n")
-    assert proc.last_progress(logf) == "[12/340] Compiling C object a.o"
+    assert proc.ProgressReader(logf)() == "[12/340] Compiling C object a.o"
     logf.write_text("checking for gcc... yes\n")
-    assert proc.last_progress(logf) == "checking for gcc... yes"
-    assert proc.last_progress(tmp_path / "none.log") == ""
+    assert proc.ProgressReader(logf)() == "checking for gcc... yes"
+    assert proc.ProgressReader(tmp_path / "none.log")() == ""
 
 
 def test_input_goes_to_stdin():
@@ -100,4 +100,4 @@ def test_the_ninja_line_stays_found_under_megabytes_of_warnings(tmp_path):
     with logf.open("a") as fh:
         fh.write("[49/156] Linking target _multiarray_umath.so\n")
     assert follow() == "[49/156] Linking target _multiarray_umath.so"
-    assert proc.last_progress(logf) == "[49/156] Linking target _multiarray_umath.so"
+    assert proc.ProgressReader(logf)() == "[49/156] Linking target _multiarray_umath.so"

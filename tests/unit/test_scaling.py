@@ -38,7 +38,7 @@ def _pool(*files: Path) -> results.Pool:
 
 def test_efficiency_pairs_the_same_process_and_targets_map_to_their_numpy(tmp_path):
     pool = _pool(_doc_with_other_numpy(tmp_path))
-    machine = next(iter(pool.run_of_machine))
+    machine = next(iter(pool.groups))
     key = results.Key(machine, "2.2.6", "baseline", "add", 100, "threads", 2)
     eff = scaling.efficiencies(pool, key)
     assert len(eff) == 12 and all(e == pytest.approx(0.8) for e in eff)
@@ -56,14 +56,14 @@ def test_efficiency_skips_processes_that_did_different_work(tmp_path):
             m["iterations"] = 999
     path.write_text(json.dumps(doc))
     pool = _pool(path)
-    key = results.Key(next(iter(pool.run_of_machine)), "2.2.6", "baseline", "add", 100, "threads", 2)
+    key = results.Key(next(iter(pool.groups)), "2.2.6", "baseline", "add", 100, "threads", 2)
     assert len(scaling.efficiencies(pool, key)) == 11
 
 
-def _table(pool: results.Pool, reference=None) -> tuple[stats.Family, list[str]]:
+def _table(pool: results.Pool, reference=None, head=None) -> tuple[stats.Family, list[str]]:
     family = stats.Family()
-    machine = next(iter(pool.run_of_machine))
-    rows = scaling.rows(pool, family, machine, "add", 100, reference)
+    machine = next(iter(pool.groups))
+    rows = scaling.rows(pool, family, machine, "add", 100, reference, head)
     family.adjust()
     return family, scaling.table(pool, family, rows, reference)
 
@@ -77,7 +77,7 @@ def test_table_is_long_format_verdict_first_and_compares_with_the_same_numpys_ba
     _, lines = _table(pool)
     head, rows = _cells(lines[0]), [_cells(r) for r in lines[2:]]
     assert head[0] == "verdict" and len(head) <= 11  # no 29-column rows
-    assert head[:6] == ["verdict", "NumPy", "variant", "N", "processes", "t1/tN [95% CI]"]
+    assert head[:6] == ["verdict", "NumPy", "variant", "N", "processes", "t1/tN [CI]"]
     # one row per (NumPy, variant, N), versions in order, baseline first
     assert [(r[1], r[2], r[3]) for r in rows] == [
         ("2.1.3", "baseline", "2"), ("2.1.3", "baseline", "4"), ("2.1.3", "rwlock", "2"),
@@ -87,21 +87,27 @@ def test_table_is_long_format_verdict_first_and_compares_with_the_same_numpys_ba
     assert rows[1][0] == "oversubscribed"  # 4 workers on 2 CPUs
 
 
-def test_significance_is_holm_adjusted_across_the_family(tmp_path):
+def test_only_the_headline_cell_is_holm_adjusted_the_rest_is_exploratory(tmp_path):
     pool = _pool(_doc_with_other_numpy(tmp_path))
-    family, lines = _table(pool)
-    rw = next(_cells(r) for r in lines[2:] if _cells(r)[2:4] == ["rwlock", "2"])
-    index = next(i for i, r in enumerate(family.ratios) if f"p={family.p_adjusted(i):.3f}" in rw[6])
-    assert family.p_adjusted(index) >= family.ratios[index].p  # adjusted, never smaller
+    family, lines = _table(pool, head=scaling.Headline("add", 100, 2))
+    group = next(iter(pool.groups))
+    assert family.size(group) == 2  # rwlock's t1/t2 and its 1-thread ns, vs the same run's baseline
+    heads = [r for r in family.ratios if r.headline]
+    assert {r.n for r in heads} == {(5, 5)} and all(r.level == 1 - stats.ALPHA / 2 for r in heads)
+    rows = {(c[1], c[2], c[3]): c for c in map(_cells, lines[2:])}
+    assert rows["2.1.3", "rwlock", "4"][0] == "oversubscribed"
+    explore, _ = _table(pool)  # no headline: every comparison exploratory, nothing adjusted
+    assert explore.size(group) == 0 and not any(explore.significant(i) for i in range(len(explore)))
     md = "\n".join(scaling.header(family))
-    assert "Holm-adjusted across all" in md and "bootstrap 95% confidence interval" in md
+    assert "fixed Holm family" in md and "unadjusted, exploratory" in md
+    assert "bootstrap 95% confidence interval" in md
 
 
 def test_reference_columns_compare_every_row_with_one_chosen_build(tmp_path):
     pool = _pool(_doc_with_other_numpy(tmp_path))
     _, lines = _table(pool, scaling.parse_reference("baseline@2.2.6"))
     head = _cells(lines[0])
-    assert "t1/tN / baseline@2.2.6" in head and "ns/call / baseline@2.2.6" in head
+    assert "t1/tN / baseline@2.2.6" in head and "ns / baseline@2.2.6" in head
     col = head.index("t1/tN / baseline@2.2.6")
     rows = {(r[1], r[2], r[3]): r for r in map(_cells, lines[2:])}
     assert rows["2.2.6", "baseline", "2"][col] == "-"  # the reference itself
@@ -118,7 +124,7 @@ def test_smt_siblings_count_once_for_linear(tmp_path):
     path = tmp_path / "smt.json"
     path.write_text(json.dumps(doc))
     pool = _pool(path)
-    machine = next(iter(pool.run_of_machine))
+    machine = next(iter(pool.groups))
     assert pool.machine(machine).physical == 1 and "1 physical cores" in machine
     assert scaling.flag(pool, machine, 2) == "SMT" and scaling.flag(pool, machine, 4) == "oversubscribed"
     a = analysis.analyse(results.read([path]))

@@ -45,7 +45,7 @@ def test_relabel_changes_only_packaging_metadata(tmp_path):
 
 
 def test_the_blas_choice_is_explicit_on_every_os_and_recorded():
-    """Issue 10: the same build everywhere; the choice is in the key (via BUILD_OPTIONS) and the JSON."""
+    """The same build on every OS; the choice is in the key (via BUILD_OPTIONS) and the JSON."""
     from pathlib import Path
 
     from lockswap.build import wheel as build

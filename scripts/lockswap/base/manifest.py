@@ -9,6 +9,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from packaging.version import Version
+
 from . import paths, tomlfile
 from .errors import ConfigError
 
@@ -88,8 +90,38 @@ class Manifest:
             )
         return v.patches[numpy_version]
 
+    @property
+    def newest(self) -> str:
+        """The newest NumPy release the manifest lists: the upstream bar of ``nox -s bench``."""
+        return max(self.numpy, key=Version)
+
     def variants_for(self, numpy_version: str) -> list[str]:
         return [name for name in self.variants if numpy_version in self.versions_for(name)]
+
+
+@dataclass(frozen=True)
+class Build:
+    """``VARIANT`` or ``VARIANT@NUMPY``: a variant on the command's own NumPy, or on another one."""
+
+    variant: str
+    numpy: str | None  # None: the NumPy of the command (--numpy)
+
+    @property
+    def label(self) -> str:
+        return f"{self.variant}@{self.numpy}" if self.numpy else self.variant
+
+
+def bad_build(text: str, option: str) -> ConfigError:
+    return ConfigError(f"{option} {text!r}: expected VARIANT or VARIANT@NUMPY",
+                       "e.g. rwlock or baseline@2.5.5")
+
+
+def parse_build(text: str, option: str = "--variants") -> Build:
+    """The one reader of the ``VARIANT@NUMPY`` grammar (``--variants``, ``--reference``)."""
+    variant, at, numpy = text.strip().partition("@")
+    if not variant or (at and not numpy) or ("@" in numpy and not numpy.startswith(("git:", "path:"))):
+        raise bad_build(text, option)
+    return Build(variant, numpy or None)
 
 
 def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -150,9 +182,16 @@ def default_path() -> Path:
     return Path(override).resolve() if override else paths.PATCHES / "manifest.toml"
 
 
-def os_family(label: str) -> str:
-    """``windows-2022`` -> ``windows``: exclusions may name a runner label or its family."""
-    return label.split("-")[0]
+def os_family(text: str) -> str:
+    """The OS family of a runner label or a platform string: ``windows-2022`` and ``Windows-10-...`` ->
+    ``windows``; ``macos-15`` and ``macOS-14-arm64``/``Darwin`` -> ``macos``; ``ubuntu-24.04`` and
+    ``Linux-6.1-...`` -> ``linux``; anything else as it is. Exclusions may name a label or its family."""
+    lowered = text.lower()
+    for family, marks in (("windows", ("windows",)), ("macos", ("macos", "darwin")),
+                          ("linux", ("linux", "ubuntu", "debian"))):
+        if any(mark in lowered for mark in marks):
+            return family
+    return text or "?"
 
 
 def _parse_ci(
@@ -172,7 +211,7 @@ def _parse_ci(
         raise ConfigError(f"{where}: numpy {unknown or '[]'} must list versions under [numpy]", fix)
     known = {
         "variant": set(variants), "numpy": set(numpy), "python": set(pythons),
-        "os": set(runners) | {os_family(o) for o in runners},
+        "os": set(runners) | {os_family(o) for o in runners} | {o.split("-")[0] for o in runners},
     }
     exclude = []
     for rule in table.get("exclude", []):

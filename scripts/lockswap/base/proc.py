@@ -59,11 +59,6 @@ class ProgressReader:
         return found if len(found) <= 120 else found[:117] + "..."
 
 
-def last_progress(log_file: Path) -> str:
-    """The last ninja-style ``[n/m]`` line of ``log_file``, else its last line."""
-    return ProgressReader(log_file)()
-
-
 def _wait(p: subprocess.Popen[str], args: list[str], log_file: Path, timeout: float | None,
           heartbeat: float, hint: str) -> int:
     """Wait for ``p``, printing a progress line every ``heartbeat`` seconds."""

@@ -107,7 +107,7 @@ def _probe(targets: Sequence[runner.Target], allow_gil: bool) -> tuple[dict[str,
 
 def new_run(plan: runner.Plan, numpy_spec: str, labels: Sequence[str],
             build_targets: Callable[[], list[runner.Target]], *, output: Path | None,
-            allow_gil: bool) -> Finished:
+            allow_gil: bool, settle: float = environment.SETTLE_SECONDS) -> Finished:
     check_writable(output.parent if output else paths.results_dir())
     if output is not None and journal.path_for(output).exists():
         raise ConfigError(f"{journal.path_for(output)} (of an interrupted run) is in the way of --output "
@@ -123,8 +123,9 @@ def new_run(plan: runner.Plan, numpy_spec: str, labels: Sequence[str],
     targets = [t if t.numpy_version else runner.Target(t.label, t.python, t.info, t.variant,
                                                        str(envs[t.label].get("numpy_version")))
                for t in targets]
+    settled = environment.settle(settle)  # the builds just ran: let the load they left decay first
     created = log.utc_now()
-    machine = environment.machine()
+    machine = {**environment.machine(), "settle_seconds": settled}
     out = output or results_path(created, str(machine["hostname"]), [t.numpy_version for t in targets])
     jpath = journal.path_for(out)
     start = {"event": "start", "created": created, "lockswap": environment.lockswap_commit(),
@@ -208,6 +209,7 @@ def _measure(rec: Recorder, plan: runner.Plan, targets: list[runner.Target],
                  f"cells kept in {out} (complete: false)\n"
                  f"resume with: nox -s bench -- --resume {out}")
         raise
+    rec.add({"event": "end", "loadavg": environment.loadavg()})
     rec.journal.close()
     doc = rec.save()
     log.info(f"benchmark: measured in {log.format_seconds(took)} (estimated {log.format_seconds(est)})")

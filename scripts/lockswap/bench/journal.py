@@ -8,7 +8,8 @@ flushed and fsync'd per record, so a crash loses at most the cell in progress:
 - ``{"event": "calibration", "iterations", "seconds_per_call", "timeout_seconds"}``;
 - ``{"event": "env", "target", "env"}``: what the target's worker reported;
 - ``{"event": "measurement", ...}`` and ``{"event": "failure", ...}``: one finished cell each;
-- ``{"event": "resume", "at"}``: a ``--resume`` continued the run here.
+- ``{"event": "resume", "at"}``: a ``--resume`` continued the run here;
+- ``{"event": "end", "loadavg"}``: the run measured its last cell (the load it ended with).
 
 :func:`fold` turns the lines into the results document (``complete`` is true once every cell of the
 plan is a measurement or a failure); a truncated last line (the process was killed mid-write) is
@@ -125,9 +126,11 @@ def fold(records: list[dict[str, Any]]) -> dict[str, Any]:
                                 "numpy_version": t["numpy_version"], "worker": envs.get(t["label"], {})}
     plan = {**start["plan"], "numpy": start["numpy"], "iterations": calibration.get("iterations", {}),
             "timeout_seconds": calibration.get("timeout_seconds")}
+    end: dict[str, Any] = next((r for r in reversed(records) if r.get("event") == "end"), {})
+    machine = {**start["machine"], "loadavg_at_end": end.get("loadavg")}
     return {
         "kind": schema.KIND, "schema_version": schema.VERSION, "created": start["created"],
-        "lockswap": start["lockswap"], "machine": start["machine"], "plan": plan,
+        "lockswap": start["lockswap"], "machine": machine, "plan": plan,
         "workloads": start["workloads"], "variants": variants, "measurements": measurements,
         "failures": failures, "complete": expected_cells(start) <= seen,
     }

@@ -39,8 +39,8 @@ def plan_of(start: dict[str, Any]) -> runner.Plan:
     return runner.Plan(
         workloads=tuple(workloads.get(w) for w in p["workloads"]), sizes=tuple(p["sizes"]),
         workers=tuple(p["workers"]), modes=tuple(p["modes"]), repeats=int(p["repeats"]),
-        target_seconds=float(p["target_seconds"]), quick=bool(p.get("quick")), seed=int(p.get("seed", 0)),
-        full=bool(p.get("full")), timeout=p.get("timeout"))
+        target_seconds=float(p["target_seconds"]), quick=bool(p.get("quick")), full=bool(p.get("full")),
+        timeout=p.get("timeout"), upstream=p.get("upstream"))
 
 
 def differences(start: dict[str, Any], *, given_plan: runner.Plan | None, given_labels: list[str] | None,

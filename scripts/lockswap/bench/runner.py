@@ -20,6 +20,7 @@ recorded as failed with the stderr tail, and the remaining cells go on in a fres
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Iterable, Sequence
@@ -32,7 +33,7 @@ from ..base.errors import CommandError, ConfigError
 from ..build.wheel import Wheel
 from ..interpreter import venvs
 from ..interpreter.find import Interpreter
-from . import estimate, process
+from . import environment, estimate, process
 from .workloads import Workload
 
 MODES = ("threads", "processes")
@@ -65,15 +66,15 @@ class Plan:
     repeats: int
     target_seconds: float
     quick: bool = False
-    seed: int = 0
     full: bool = False
     timeout: float | None = None  # per worker process without progress; None: derived from calibration
+    upstream: str | None = None  # label of the newest NumPy release measured as the bar, if any
 
     def to_json(self) -> dict[str, Any]:
         return {"workloads": [w.name for w in self.workloads], "sizes": list(self.sizes),
                 "workers": list(self.workers), "modes": list(self.modes), "repeats": self.repeats,
                 "target_seconds": self.target_seconds, "quick": self.quick, "full": self.full,
-                "seed": self.seed, "timeout": self.timeout,
+                "timeout": self.timeout, "upstream": self.upstream,
                 "order": "calibrate once; per repeat: cells shuffled, variants round-robin, fresh process"}
 
 
@@ -166,7 +167,7 @@ def schedule(plan: Plan, targets: Sequence[Target], done: Iterable[CellKey] = ()
                                         cells[i].workers, r) not in finished)
 
     for repeat in range(plan.repeats):
-        rng = random.Random(plan.seed * 1000 + repeat)
+        rng = random.Random(repeat)
         order = [*targets[repeat % len(targets):], *targets[:repeat % len(targets)]]
         ids = list(shared)
         rng.shuffle(ids)
@@ -301,6 +302,7 @@ def run(plan: Plan, targets: Sequence[Target], calibration: Calibration, sink: S
     cells = cells_of(plan)
     slots = schedule(plan, targets, done)
     costs = {id(s): _slot_cost(plan, cells, s, cores, startup, calibration) for s in slots}
+    affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     progress = estimate.Progress(sum(costs.values()), "bench")
     failures = 0
 
@@ -330,15 +332,22 @@ def run(plan: Plan, targets: Sequence[Target], calibration: Calibration, sink: S
                 ev, cid = m["event"], m.get("id")
                 if ev == "env":
                     check_env(target.label, m, allow_gil)
+                    state["pid"] = m.get("pid")
                 elif ev == "begin":
-                    state.update(current=cid, began=time.monotonic(), progress=True)
+                    state.update(current=cid, began=time.monotonic(), progress=True,
+                                 load=environment.loadavg(),
+                                 window=environment.CpuWindow(state.get("pid"), affinity))
                 elif ev == "cell" and cid in pending:
                     c = cells[cid]
                     iters = int(calibration.iterations[c.workload.name, c.size])
                     calls = iters * c.workers
+                    window = state.get("window")
+                    foreign = window.share() if window is not None and c.mode == "threads" else None
                     sink.measurement({**record(target, repeat, cid), "iterations": iters, "calls": calls,
                                       "flops": c.workload.flops_per_call(c.size) * calls,
-                                      "seconds": m["seconds"], "spans": m["spans"]})
+                                      "seconds": m["seconds"], "spans": m["spans"],
+                                      "load": [state.get("load"), environment.loadavg()],
+                                      "foreign_cpu": foreign})
                     pending.remove(cid)
                     state["current"] = None
                     progress.advance(_cell_cost(plan, c, cores, calibration),

@@ -10,6 +10,12 @@ Version history (documented in docs/bench.md):
   ``numpy_version`` on every measurement (nobody splits ``baseline@2.2.6`` any more), ``failures``,
   ``complete``, ``plan.timeout_seconds``, ``machine.physical_cores``/``smt_siblings``, optional ``ci``.
   Migrating a version 2 file is the one place a label is split on "@".
+- 4: what tells a quiet run from a disturbed one: per measurement ``load`` (1-minute load average
+  when the cell began and ended) and ``foreign_cpu`` (the share of the affinity mask's CPU time that
+  other processes took while the cell ran; Linux, threads mode; else null), ``machine.loadavg_at_end``
+  and the settle wait before the run (``machine.settle_seconds``), and ``plan.upstream`` (the label of
+  the newest NumPy release measured as the upstream bar, or null). ``plan.seed`` is gone (it was
+  always 0). Migrating a version 3 file fills these with null.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any
 from ..base.errors import ConfigError
 
 KIND = "lockswap-bench"
-VERSION = 3
+VERSION = 4
 
 TOP_KEYS = ("kind", "schema_version", "created", "lockswap", "machine", "plan", "workloads", "variants",
             "measurements", "failures", "complete")
@@ -82,7 +88,17 @@ def _from_v2(doc: dict[str, Any]) -> dict[str, Any]:
             "failures": [], "complete": True}
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1, 2: _from_v2}
+def _from_v3(doc: dict[str, Any]) -> dict[str, Any]:
+    """Nothing was recorded about disturbance or an upstream build: null everywhere."""
+    plan = {k: v for k, v in doc["plan"].items() if k != "seed"}
+    plan.setdefault("upstream", None)
+    machine = {**doc["machine"], "loadavg_at_end": doc["machine"].get("loadavg_at_end")}
+    measurements = [{**m, "load": m.get("load"), "foreign_cpu": m.get("foreign_cpu")}
+                    for m in doc["measurements"]]
+    return {**doc, "schema_version": 4, "plan": plan, "machine": machine, "measurements": measurements}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1, 2: _from_v2, 3: _from_v3}
 
 
 def _version(doc: dict[str, Any]) -> int | None:

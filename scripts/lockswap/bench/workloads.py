@@ -33,6 +33,7 @@ class Workload:
     fixed_size: int | None = None  # the size does not apply: always run with this ``n``
     warmup: bool = True  # run the kernel before the barrier (False: measure a cold dispatch cache)
     fresh_process: bool = False  # each measurement in its own worker process (fresh caches)
+    calls_per_iteration: int = 1  # ufunc calls of one kernel iteration: "ns per iteration" means this many
 
     def flops_per_call(self, n: int) -> int:
         return int(eval(self.flops, {"__builtins__": {}}, {"n": n}))
@@ -43,7 +44,7 @@ class Workload:
     def to_json(self) -> dict[str, object]:
         return {"description": self.description, "setup": self.setup, "kernel": self.kernel,
                 "flops": self.flops, "fixed_size": self.fixed_size, "warmup": self.warmup,
-                "fresh_process": self.fresh_process}
+                "fresh_process": self.fresh_process, "calls_per_iteration": self.calls_per_iteration}
 
 
 _MIX_SETUP = """\
@@ -126,6 +127,7 @@ REGISTRY: dict[str, Workload] = {
             kernel="add(a, b)\nmul(a, b)\nsub(a, b)\ndiv(a, b)",
             flops="4",
             fixed_size=1,
+            calls_per_iteration=4,
         ),
         Workload(
             "mix",
@@ -150,13 +152,46 @@ REGISTRY: dict[str, Workload] = {
             kernel=_KEYS40_KERNEL,
             flops="40 * n",
             fixed_size=16,
+            calls_per_iteration=40,
+        ),
+        # The three forms of NumPy PR 32513's table (4-element float64 arrays, the result allocated by
+        # the call, the ufunc looked up on the module per call): what still bounces after the lock is
+        # the ufunc's and the DType's reference count (not in --quick or the default plan)
+        Workload(
+            "sin",
+            "NumPy PR 32513's first form: `np.sin(a)` on a 4-element float64 array, looked up per call, "
+            "result allocated (only by name or --full)",
+            setup="a = np.ones(n)",
+            kernel="np.sin(a)",
+            flops="n",
+            fixed_size=4,
+        ),
+        Workload(
+            "addalloc",
+            "NumPy PR 32513's second form: `np.add(a, b)` on 4-element float64 arrays, looked up per call, "
+            "result allocated (only by name or --full)",
+            setup="a = np.ones(n); b = np.ones(n)",
+            kernel="np.add(a, b)",
+            flops="n",
+            fixed_size=4,
+        ),
+        Workload(
+            "addop",
+            "NumPy PR 32513's third form: the operator `a + b` on 4-element float64 arrays, result "
+            "allocated (only by name or --full)",
+            setup="a = np.ones(n); b = np.ones(n)",
+            kernel="a + b",
+            flops="n",
+            fixed_size=4,
         ),
     )
 }
 
-
+# NumPy PR 32513's table, in its order: the report shows these as one table in the PR's layout
+PR32513 = ("sin", "addalloc", "addop")
 # --quick: every workload but npadd (the same dispatch path as add, only a different way to call it)
-QUICK = tuple(name for name in REGISTRY if name != "npadd")
+# and the PR-shaped forms (by name or --full)
+QUICK = tuple(name for name in REGISTRY if name != "npadd" and name not in PR32513)
 
 EXTRA_ENV = "LOCKSWAP_BENCH_WORKLOADS"
 

@@ -97,7 +97,8 @@ def parse_targets(m: Manifest, text: str | None, spec: str, *, other_numpy: bool
     items = [v.strip() for v in (text or "").split(",") if v.strip()] or default_variants(m, spec)
     found: dict[str, Target] = {}
     for item in items:
-        name, _, version = item.partition("@") if other_numpy else (item, "", "")
+        build = manifest.parse_build(item) if other_numpy else manifest.Build(item, None)
+        name, version = build.variant, build.numpy or ""
         if version and version not in m.numpy and not version.startswith(_NOT_YET):
             m.variant(name)
             raise ConfigError(f"--variants {item!r}: NumPy {version} is not in the manifest",

@@ -33,7 +33,7 @@ FULL_SIZES = (1, 10, 100, 1000, 10000)
 FULL_REPEATS = 10
 QUICK_SIZES = (10, 1000)
 PLAN_OPTIONS = ("workloads", "sizes", "workers", "modes", "repeats", "target_seconds", "quick", "full",
-                "timeout")
+                "timeout", "upstream")
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -43,7 +43,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variants", help="comma-separated; VARIANT@NUMPY measures another NumPy version in the "
                    "same run, e.g. baseline,rwlock,baseline@2.2.6 (default: every variant of --numpy)")
     p.add_argument("--workloads", help=f"comma-separated from {', '.join(workloads.REGISTRY)} (default: "
-                   f"{','.join(DEFAULT_WORKLOADS)}; --quick: all but npadd; --full: all)")
+                   f"{','.join(DEFAULT_WORKLOADS)}; --quick: all but npadd and the NumPy PR 32513 forms "
+                   "sin,addalloc,addop; --full: all)")
     p.add_argument("--sizes", help=f"array sizes in elements (default: {','.join(map(str, DEFAULT_SIZES))}; "
                    f"--full: {','.join(map(str, FULL_SIZES))})")
     p.add_argument("--workers", help="worker counts (default: powers of two up to the cores, and the cores; "
@@ -55,12 +56,19 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-seconds", type=float,
                    help=f"work per worker per measurement, in seconds of one worker (default "
                         f"{DEFAULT_TARGET_SECONDS}, quick 0.02)")
+    p.add_argument("--upstream", metavar="VERSION|none",
+                   help="a NumPy release measured unpatched in the same run as the bar every build is also "
+                        "compared with (default, when --variants is not given: the newest release of the "
+                        f"manifest, {manifest.default().newest}; 'none' leaves it out)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="few sizes, workers and repeats: about a minute")
     size.add_argument("--full", action="store_true", help="the long plan: every workload, size and mode, "
                       "oversubscribed worker counts (an hour or more)")
     p.add_argument("--timeout", type=float, help="seconds a worker may go without finishing a cell before "
                    "it is killed and the cell recorded as failed (default: derived from the calibration)")
+    p.add_argument("--settle", type=float, default=environment.SETTLE_SECONDS, metavar="SECONDS",
+                   help="wait up to this long for the 1-minute load to fall to half the usable CPUs "
+                        f"before measuring (default {environment.SETTLE_SECONDS:.0f}; 0: start at once)")
     p.add_argument("--allow-gil", action="store_true", help="measure even if the GIL is enabled")
     p.add_argument("--use-python", action="append", default=[], metavar="VARIANT=PYTHON",
                    help="measure an existing environment's Python for VARIANT instead of building "
@@ -95,18 +103,44 @@ def make_plan(args: argparse.Namespace) -> runner.Plan:
     if timeout is not None and timeout <= 0:
         raise ConfigError("--timeout must be positive", "e.g. --timeout 120 (seconds)")
     names = args.workloads or (None if full else ",".join(workloads.QUICK if quick else DEFAULT_WORKLOADS))
+    upstream = upstream_label(args, pipeline.numpy_spec(args.numpy))
     return runner.Plan(
         workloads=workloads.select(names),
         sizes=options.ints(args.sizes, "sizes") if args.sizes else sizes,
         workers=tuple(sorted(set(workers))), modes=modes, repeats=repeats,
         target_seconds=args.target_seconds or (0.02 if quick else DEFAULT_TARGET_SECONDS), quick=quick,
-        full=full, timeout=timeout,
+        full=full, timeout=timeout, upstream=upstream,
     )
+
+
+def upstream_label(args: argparse.Namespace, spec: str) -> str | None:
+    """``baseline@<newest>``: the release every build is also compared with (see ``--upstream``)."""
+    m = manifest.default()
+    if args.upstream == "none":
+        return None
+    version = args.upstream or (m.newest if args.variants is None else None)
+    if version is None or version == spec:
+        return None
+    if version not in m.numpy:
+        raise ConfigError(f"--upstream {version}: NumPy {version} is not in the manifest",
+                          f"use one of {', '.join(m.numpy)}, or none")
+    return f"{manifest.BASELINE}@{version}"
+
+
+def _variants_text(args: argparse.Namespace, upstream: str | None) -> str | None:
+    """``--variants`` (default: every variant of --numpy) plus the upstream build, if any."""
+    if upstream is None:
+        return args.variants
+    m = manifest.default()
+    spec = pipeline.numpy_spec(args.numpy)
+    items = args.variants or ",".join(pipeline.default_variants(m, spec))
+    return items if upstream in items.split(",") else f"{items},{upstream}"
 
 
 def _variants(args: argparse.Namespace, spec: str) -> list[pipeline.Target]:
     """The ``--variants`` items: ``VARIANT`` (of ``--numpy``) or ``VARIANT@NUMPY`` (another NumPy)."""
-    return pipeline.parse_targets(manifest.default(), args.variants, spec, other_numpy=True)
+    text = _variants_text(args, upstream_label(args, spec))
+    return pipeline.parse_targets(manifest.default(), text, spec, other_numpy=True)
 
 
 def _targets(args: argparse.Namespace, req: pipeline.Request) -> list[runner.Target]:
@@ -142,15 +176,15 @@ def run(args: argparse.Namespace) -> int:
         finished = execute.resume_run(
             Path(args.resume), given_plan=make_plan(args) if _given(args, PLAN_OPTIONS) else None,
             given_labels=[c.label for c in _variants(args, pipeline.numpy_spec(args.numpy))]
-            if _given(args, ("variants", "numpy")) else None,
+            if _given(args, ("variants", "numpy", "upstream")) else None,
             allow_gil=args.allow_gil)
     else:
         plan = make_plan(args)
-        req = options.from_args(args, variants_text=args.variants, other_numpy=True)
+        req = options.from_args(args, variants_text=_variants_text(args, plan.upstream), other_numpy=True)
         finished = execute.new_run(plan, req.numpy, [c.label for c in req.targets],
                                    lambda: _targets(args, req),
                                    output=Path(args.output) if args.output else None,
-                                   allow_gil=args.allow_gil)
+                                   allow_gil=args.allow_gil, settle=args.settle)
     if not args.no_report:
         report.answer(finished.path)
     return finished.exit_code

@@ -19,6 +19,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
                    help="bench results and test verdict JSON files (several machines/runs/CI jobs merge)")
     p.add_argument("--reference", metavar="VARIANT@NUMPY",
                    help="also compare every build's t1/tN and ns/call with this one, e.g. baseline@2.2.6")
+    p.add_argument("--pool-runs", action="store_true",
+                   help="pool the runs of each machine into one group (not interleaved with each other: "
+                        "every comparison is then exploratory and nothing is called significant)")
     p.add_argument("--output-dir", type=Path,
                    help="where report.md, summary.md and the PNGs go (default: results/report)")
 
@@ -29,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     found = [f for f in args.files if contention.is_contention(f)]  # their own section at the end
     rest = [f for f in args.files if f not in found]
     if rest or not found:
-        report = render.write_report(rest, out_dir, reference)
+        report = render.write_report(rest, out_dir, reference, pooled=args.pool_runs)
     else:
         report = out_dir / "report.md"
         out_dir.mkdir(parents=True, exist_ok=True)

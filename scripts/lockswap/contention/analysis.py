@@ -7,7 +7,7 @@ processes within each arm) and a two-sided Mann-Whitney U p-value, Holm-adjusted
 comparison of the run ("everything at once" included).
 
 Gains need not add up: while one object's cache line still bounces, freeing another one may give
-nothing (session 3: the errstate capsule alone +0.002 on 2.1.3 lockfree, yet the pair reached the
+nothing (on 2.1.3 lockfree the errstate capsule alone gained +0.002, yet the pair reached the
 ceiling). So every candidate also gets its cost *at the ceiling*: median t1/tN with everything
 immortal minus median t1/tN with everything but this object immortal ("all but X" arms; with two
 candidates that is the other candidate's own arm). An object matters if either number is
@@ -16,7 +16,6 @@ significant.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -26,26 +25,16 @@ from ..base import stats
 NONE = "none"  # the unmodified arm
 ALL = "all"  # every candidate immortal at once: the ceiling
 ALL_BUT = "all-but-"  # prefix: every candidate but one immortal
-BOOTSTRAP = 4000
-CONFIDENCE = 0.95
+def bootstrap_diff_ci(with_: Sequence[float], without: Sequence[float]) -> tuple[float, float]:
+    """Percentile bootstrap 95% CI of median(with_) - median(without), resampling each arm
+    (:func:`lockswap.base.stats.bootstrap_diff`: the report's seed and resample count)."""
+    ci = stats.bootstrap_diff(with_, without)
+    return ci.low, ci.high
 
 
-def bootstrap_diff_ci(with_: Sequence[float], without: Sequence[float], *, resamples: int = BOOTSTRAP,
-                      confidence: float = CONFIDENCE, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of median(with_) - median(without), resampling each arm."""
-    rng = random.Random(seed)
-    diffs = []
-    for _ in range(resamples):
-        a = [with_[rng.randrange(len(with_))] for _ in with_]
-        b = [without[rng.randrange(len(without))] for _ in without]
-        diffs.append(stats.median(a) - stats.median(b))
-    tail = (1 - confidence) / 2
-    return stats.quantile(diffs, tail), stats.quantile(diffs, 1 - tail)
-
-
-def bootstrap_median_ci(values: Sequence[float], *, seed: int = 0) -> tuple[float, float]:
+def bootstrap_median_ci(values: Sequence[float]) -> tuple[float, float]:
     """The bench's percentile-bootstrap 95% interval of the median (one rule for every report)."""
-    ci = stats.bootstrap_median(values, seed=seed, resamples=BOOTSTRAP)
+    ci = stats.bootstrap_median(values)
     return ci.low, ci.high
 
 
@@ -125,8 +114,7 @@ def complements(arms: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     return out
 
 
-def rank(runs: Sequence[Mapping[str, Any]], arms: Mapping[str, Mapping[str, Any]], *,
-         seed: int = 0) -> list[Row]:
+def rank(runs: Sequence[Mapping[str, Any]], arms: Mapping[str, Mapping[str, Any]]) -> list[Row]:
     """Rows for every candidate with results, most costly first, "everything at once" last.
 
     ``runs``: ``{"arm", "ratio", "t1_ns"}`` per process; ``arms``: arm -> ``{"label", "type", "repr",
@@ -151,10 +139,10 @@ def rank(runs: Sequence[Mapping[str, Any]], arms: Mapping[str, Mapping[str, Any]
     raw_p = [stats.mann_whitney_u(w, wo).p for _, _, w, wo in tests]
     adjusted = stats.holm(raw_p)  # the one Holm rule of every lockswap report, over every comparison
     found: dict[tuple[str, str], tuple[float, float, tuple[float, float]]] = {}
-    for k, ((kind, arm, w, wo), p, p_adj) in enumerate(zip(tests, raw_p, adjusted, strict=True)):
-        found[(kind, arm)] = (p, p_adj, bootstrap_diff_ci(w, wo, seed=seed + k))
+    for (kind, arm, w, wo), p, p_adj in zip(tests, raw_p, adjusted, strict=True):
+        found[(kind, arm)] = (p, p_adj, bootstrap_diff_ci(w, wo))
     rows = []
-    for k, (kind, arm, got, _) in enumerate(t for t in tests if t[0] == "alone"):
+    for kind, arm, got, _ in (t for t in tests if t[0] == "alone"):
         info = arms[arm]
         p, p_adj, ci = found[(kind, arm)]
         t1 = [float(r["t1_ns"]) for r in by_arm[arm] if r.get("t1_ns") is not None]
@@ -169,7 +157,7 @@ def rank(runs: Sequence[Mapping[str, Any]], arms: Mapping[str, Mapping[str, Any]
             arm=arm, label=str(info.get("label", arm)), type=str(info.get("type", "")),
             repr=str(info.get("repr", "")), n_without=len(base), n_with=len(got),
             without=stats.median(base), with_=stats.median(got),
-            with_ci=bootstrap_median_ci(got, seed=seed + k), gain=stats.median(got) - stats.median(base),
+            with_ci=bootstrap_median_ci(got), gain=stats.median(got) - stats.median(base),
             gain_ci=ci, p=p, p_holm=p_adj,
             significant=p_adj < stats.ALPHA and (ci[0] > 0 or ci[1] < 0),
             t1_ns_without=stats.median(base_t1) if base_t1 else None,

@@ -124,32 +124,48 @@ def _short_label(row: dict[str, Any]) -> str:
 
 
 def chart(doc: dict[str, Any], out: Path) -> Path:
-    """Horizontal bars of the gains with their CIs; significant bars filled."""
+    """Horizontal bars of the gains with their CIs: each object alone (blue), at the ceiling (orange,
+    when measured) and everything at once (green); significant bars solid, the others faded."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
+    # bar colours; the legend is built from these same values, so it always matches the bars
+    alone, at_ceiling, everything = "C0", "C1", "C2"
+    faded = 0.35  # alpha of a bar whose CI does not make it significant
     rows = list(reversed(doc["ranking"]))
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(rows) + 1.6))
     ys = list(range(len(rows)))
-    series = [("alone", "gain", "gain_ci", "significant", 0.0)]
-    if any(r.get("ceiling") for r in rows):
-        series = [("alone", "gain", "gain_ci", "significant", 0.2),
-                  ("at the ceiling", "loss", "loss_ci", "significant", -0.2)]
-    for k, (name, value, ci, sig, dy) in enumerate(series):
-        shown = [(y, r if k == 0 else r["ceiling"]) for y, r in zip(ys, rows, strict=True)
-                 if k == 0 or r.get("ceiling")]
-        vals = [s[value] for _, s in shown]
-        err = [[s[value] - s[ci][0] for _, s in shown], [s[ci][1] - s[value] for _, s in shown]]
-        colors = ["C2" if k == 0 and s.get("arm") == "all" else f"C{k}" for _, s in shown]
-        bars = ax.barh([y + dy for y, _ in shown], vals, xerr=err, color=colors, capsize=3,
-                       height=0.4 if len(series) > 1 else 0.8, label=name)
-        for bar, (_, s) in zip(bars, shown, strict=True):
-            if not s[sig]:
-                bar.set_alpha(0.35)
-    if len(series) > 1:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # off the bars
+    two = any(r.get("ceiling") for r in rows)
+    height = 0.4 if two else 0.8
+    # (legend label, colour, y offset, [(y, value, (low, high), significant)])
+    series = [("alone", alone, 0.2 if two else 0.0,
+               [(y, r["gain"], r["gain_ci"], r["significant"]) for y, r in zip(ys, rows, strict=True)
+                if r["arm"] != "all"]),
+              ("at the ceiling", at_ceiling, -0.2,
+               [(y, r["ceiling"]["loss"], r["ceiling"]["loss_ci"], r["ceiling"]["significant"])
+                for y, r in zip(ys, rows, strict=True) if r.get("ceiling")]),
+              ("everything at once (ceiling)", everything, 0.0,
+               [(y, r["gain"], r["gain_ci"], r["significant"]) for y, r in zip(ys, rows, strict=True)
+                if r["arm"] == "all"])]
+    handles, names = [], []
+    for name, colour, dy, shown in series:
+        if not shown:
+            continue
+        bars = ax.barh([y + dy for y, *_ in shown], [v for _, v, _, _ in shown],
+                       xerr=[[v - ci[0] for _, v, ci, _ in shown], [ci[1] - v for _, v, ci, _ in shown]],
+                       color=colour, capsize=3, height=height, label=name)
+        for bar, (*_, sig) in zip(bars, shown, strict=True):
+            if not sig:
+                bar.set_alpha(faded)
+        handles.append(Patch(facecolor=colour))
+        names.append(name)
+    if any(not sig for *_, shown in series for *_, sig in shown):
+        handles.append(Patch(facecolor="grey", alpha=faded))
+        names.append("faded: not significant")
+    ax.legend(handles, names, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # off the bars
     ax.set_yticks(ys)
     ax.set_yticklabels([_short_label(r) for r in rows], fontsize=8)
     ax.axvline(0, color="black", linewidth=0.8)
@@ -158,11 +174,9 @@ def chart(doc: dict[str, Any], out: Path) -> Path:
     ax.set_title(f"{doc['target']['label']} / {doc['workload']['name']}: which object limits scaling",
                  fontsize=10)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    with paths.atomic_output(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    tmp.replace(out)
     return out
 
 

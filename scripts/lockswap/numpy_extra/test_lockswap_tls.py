@@ -3,8 +3,8 @@
 Runs against the installed NumPy. Those variants' cache counts, per thread and only on its miss
 path, the lookups that missed, the entries it filled and the live entries it evicted, and exposes
 them as ``numpy._core._multiarray_umath._tls_dispatch_stats()``. The tests below skip on any other
-build (baseline, the other variants, and the direct-mapped cache of session 2, ``tlsbefore`` of
-``before_after.py 09e35e1``, which has no counters).
+build (baseline, the other variants, and the earlier direct-mapped cache, ``tlsbefore`` of
+``tools/before_after.py 09e35e1``, which has no counters).
 
 What they show, deterministically: a thread that cycles through more keys than a direct-mapped
 cache of the same number of sets could hold without collisions (here 56 (ufunc, DTypes) keys, 12 of

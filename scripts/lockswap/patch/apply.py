@@ -83,7 +83,7 @@ def explain_failure(patch: Path, output: str) -> str:
     return lines[0] if lines else output.strip()[-300:]
 
 
-# --- CRLF-converted checkouts (owner: ci helper, issue 10) ---
+# --- CRLF-converted checkouts ---
 def patch_bytes(patch: Path) -> bytes:
     """The patch as written: a copy whose every line a checkout turned into CRLF (git's
     ``core.autocrlf`` on Windows, without ``.gitattributes``) is read back with LF endings, so it

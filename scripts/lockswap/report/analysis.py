@@ -1,7 +1,9 @@
-"""Everything a report states, computed once: rows of every table and one Holm family of comparisons.
+"""Everything a report states, computed once: rows of every table and each run's Holm family.
 
 The full report, the compact ``summary.md`` and the terminal verdict table all format one
-``Analysis``, so a ratio and its adjusted p-value read the same everywhere.
+``Analysis``, so a ratio and its adjusted p-value read the same everywhere. Comparisons never leave
+their run (a *group*); with ``pooled`` the runs of one machine form one group whose comparisons are
+all exploratory (they were not interleaved with each other).
 """
 
 from __future__ import annotations
@@ -10,25 +12,26 @@ from dataclasses import dataclass, replace
 
 from ..base import stats
 from ..base.manifest import BASELINE
+from ..test import suite
 from . import scaling
 from .results import Inputs, Key, Pool, TestVerdict, pool
 
-# The headline cell of a machine: the tightest dispatch-bound loop that was measured with threads.
+# The headline cell of a run: the tightest dispatch-bound loop that was measured with threads.
 HEADLINE_WORKLOADS = ("add", "npadd", "issue27786", "scalar", "keys40", "mix")
 
 
 @dataclass(frozen=True)
 class ThroughputRow:
     key: Key
-    mflops: stats.Interval
-    speedup: stats.Interval | None  # throughput(N) / throughput(1), ratio of medians
-    vs_base: int | None  # Family index
+    mflops: stats.Interval | None
+    speedup: stats.Interval | None  # N x t1/tN, paired per process; None at N = 1
+    vs_base: int | None  # Family index (exploratory); None at N = 1 (the per-call comparison says it)
     flag: str
 
 
 @dataclass(frozen=True)
 class VerdictRow:
-    machine: str
+    group: str  # the run (or, pooled, the machine)
     os: str
     python: str
     numpy: str
@@ -37,8 +40,12 @@ class VerdictRow:
     tests_ok: bool | None
     workload: str
     size: int
-    scaling: scaling.Row | None  # t1/tN at the largest N not beyond the physical cores
-    warnings: tuple[str, ...]
+    scaling: scaling.Row | None  # the headline row: t1/tN at the verdict N
+    gil_enabled: bool  # the build's own worker ran with the GIL (typed, from its results)
+
+    @property
+    def machine(self) -> str:
+        return self.group
 
 
 @dataclass(frozen=True)
@@ -50,19 +57,23 @@ class Analysis:
     throughput_rows: list[ThroughputRow]
     verdict_rows: list[VerdictRow]
     reference: tuple[str, str] | None
+    heads: dict[str, scaling.Headline]
+
+    def upstream_version(self) -> str | None:
+        """The NumPy of the upstream build, when every run that measured one agrees on it."""
+        found = {up[0] for g in self.pool.groups if (up := self.pool.upstream(g))}
+        return found.pop() if len(found) == 1 else None
 
 
 def test_text(t: TestVerdict, tests: tuple[TestVerdict, ...]) -> tuple[str, bool]:
     """One test run's verdict and whether it is good: new failures are judged against baseline's run
-    of the same NumPy, Python, suite and OS when one is present."""
+    of the same NumPy, Python, suite and OS when one is present (the test stage's one rule)."""
     if t.crashed:
         return f"CRASHED ({t.crashed[:60]})", False
-    if t.verdict:
-        return t.verdict, not any(w in t.verdict.lower() for w in ("new fail", "crash", "fail"))
     base = next((b for b in tests if b.variant == BASELINE and (b.numpy_version, b.python, b.suite, b.os) ==
                  (t.numpy_version, t.python, t.suite, t.os)), None)
     if base is not None and t.variant != BASELINE:
-        new = set(t.failing) - set(base.failing)
+        new = suite.newly_failing(t.failing, base.failing)
         return ("as baseline", True) if not new else (f"{len(new)} new failures", False)
     n = t.counts.get("failed", 0) + t.counts.get("error", 0)
     return ("pass", True) if n == 0 else (f"{n} failing", t.variant == BASELINE)
@@ -78,7 +89,7 @@ def tests_for(tests: tuple[TestVerdict, ...], variant: str, numpy: str, python: 
     return "; ".join(f"{suite}: {text}" for suite, text, _ in texts), all(ok for _, _, ok in texts)
 
 
-def _headline(keys: list[Key]) -> tuple[str, int] | None:
+def _headline_cell(keys: list[Key]) -> tuple[str, int] | None:
     cells = {(k.workload, k.size) for k in keys if k.mode == "threads"}
     if not cells:
         return None
@@ -86,13 +97,31 @@ def _headline(keys: list[Key]) -> tuple[str, int] | None:
     return min(cells, key=lambda c: (rank.get(c[0], len(rank)), c[0], c[1]))
 
 
-def _verdict_rows(inputs: Inputs, p: Pool, rows: list[scaling.Row], tested_only: bool) -> list[VerdictRow]:
+def headlines(p: Pool) -> dict[str, scaling.Headline]:
+    """Each group's verdict cell and N, from what that run measured alone: the tightest dispatch-bound
+    loop, at the largest N within the physical cores (else within the affinity mask, SMT)."""
+    out = {}
+    for group in p.groups:
+        keys = [k for k in p.processes if k.run == group]
+        cell = _headline_cell(keys)
+        if cell is None:
+            continue
+        ns = sorted({k.workers for k in keys if (k.workload, k.size, k.mode) == (*cell, "threads")
+                     and k.workers > 1})
+        fits = [n for n in ns if not scaling.flag(p, group, n)] or \
+               [n for n in ns if scaling.flag(p, group, n) == "SMT"]
+        if fits:
+            out[group] = scaling.Headline(cell[0], cell[1], max(fits))
+    return out
+
+
+def _verdict_rows(inputs: Inputs, p: Pool, rows: list[scaling.Row], heads: dict[str, scaling.Headline],
+                  tested_only: bool) -> list[VerdictRow]:
     out: list[VerdictRow] = []
     covered: set[tuple[str, str, str, str]] = set()
-    for machine, runs in sorted(p.run_of_machine.items(), key=lambda kv: (kv[1][0].os, kv[0])):  # by OS
-        keys = [k for k in p.samples if k.machine == machine]
-        head = _headline(keys)
-        warnings = tuple(dict.fromkeys(w for run in runs for w in run.warnings()))
+    for group, runs in sorted(p.groups.items(), key=lambda kv: (kv[1][0].os, kv[0])):  # by OS
+        keys = [k for k in p.samples if k.run == group]
+        head = heads.get(group)
         targets = {(t.numpy_version, t.variant): t for run in runs for t in run.targets.values()}
         order = sorted({(k.numpy, k.variant) for k in keys},
                        key=lambda t: (scaling.version_key(t[0]), t[1] != BASELINE, t[1]))
@@ -102,16 +131,11 @@ def _verdict_rows(inputs: Inputs, p: Pool, rows: list[scaling.Row], tested_only:
             python = target.python if target else "?"
             tests, ok = tests_for(inputs.tests, variant, numpy, python, os)
             covered.add((variant, numpy, python, os))
-            pick = None
-            if head:
-                mine = [r for r in rows if (r.machine, r.workload, r.size, r.numpy, r.variant) ==
-                        (machine, *head, numpy, variant)]
-                fits = [r for r in mine if not r.flag] or [r for r in mine if r.flag == "SMT"]
-                pick = max(fits, key=lambda r: r.workers) if fits else None
-            gil = tuple(w for w in warnings if "GIL" in w and target and target.label in w)
-            out.append(VerdictRow(machine, os, python, numpy, variant, tests, ok, head[0] if head else "-",
-                                  head[1] if head else 0, pick,
-                                  gil + tuple(w for w in warnings if "GIL" not in w)))
+            pick = next((r for r in rows if r.group == group and r.headline and (r.numpy, r.variant) ==
+                         (numpy, variant)), None)
+            out.append(VerdictRow(group, os, python, numpy, variant, tests, ok,
+                                  head.workload if head else "-", head.size if head else 0, pick,
+                                  bool(target and target.gil_enabled)))
     ordered = sorted(inputs.tests, key=lambda t: (t.os, scaling.version_key(t.numpy_version), t.python,
                                                   t.variant != BASELINE, t.variant))
     for t in ordered if tested_only else ():  # tested but not benchmarked (e.g. CI, --bench off)
@@ -120,31 +144,39 @@ def _verdict_rows(inputs: Inputs, p: Pool, rows: list[scaling.Row], tested_only:
             covered.add(ident)
             tests, ok = tests_for(inputs.tests, *ident)
             out.append(VerdictRow("-", t.os, t.python, t.numpy_version, t.variant, tests, ok, "-", 0, None,
-                                  ()))
+                                  False))
     return out
 
 
 def _throughput_rows(p: Pool, family: stats.Family) -> list[ThroughputRow]:
+    """Every cell, exploratory: throughput, the speedup N x t1/tN paired per process, and the ratio to
+    the same run's baseline (not at N = 1, where the per-call comparison is the same test)."""
     out = []
-    for key in sorted(p.samples, key=lambda k: (k.machine, scaling.version_key(k.numpy), k.workload, k.size,
+    for key in sorted(p.samples, key=lambda k: (k.run, scaling.version_key(k.numpy), k.workload, k.size,
                                                  k.mode != "threads", k.workers, k.variant != BASELINE,
                                                  k.variant)):
         mine = p.samples[key]
-        one = p.samples.get(replace(key, workers=1))
         base = p.samples.get(replace(key, variant=BASELINE))
+        eff = scaling.efficiencies(p, key) if key.workers > 1 else []
+        speedup = stats.median_interval([key.workers * e for e in eff]) if eff else None
+        compare = base and key.variant != BASELINE and key.workers > 1
         out.append(ThroughputRow(
-            key, stats.bootstrap_median(mine), stats.bootstrap_ratio(mine, one) if one else None,
-            family.compare(mine, base, ("mflops", key)) if base and key.variant != BASELINE else None,
-            scaling.flag(p, key.machine, key.workers)))
+            key, stats.median_interval(mine), speedup,
+            family.compare(mine, base, ("mflops", key), group=key.run) if compare and base else None,
+            scaling.flag(p, key.run, key.workers)))
     return out
 
 
-def analyse(inputs: Inputs, reference: tuple[str, str] | None = None, tested_only: bool = True) -> Analysis:
-    """All rows of a report, every comparison in one Holm family; ``tested_only=False`` gives verdict
-    rows only to benchmarked builds (test verdicts then only annotate them)."""
-    p = pool(inputs.runs)
+def analyse(inputs: Inputs, reference: tuple[str, str] | None = None, tested_only: bool = True,
+            pooled: bool = False) -> Analysis:
+    """All rows of a report; each run's headline comparisons in its own Holm family. ``tested_only=False``
+    gives verdict rows only to benchmarked builds (test verdicts then only annotate them); ``pooled``
+    pools the runs of each machine (exploratory: no Holm family, nothing significant)."""
+    p = pool(inputs.runs, pooled)
+    heads = headlines(p)
     family = stats.Family()
-    rows = scaling.all_rows(p, family, reference)
+    rows = scaling.all_rows(p, family, reference, heads)
     through = _throughput_rows(p, family)
     family.adjust()
-    return Analysis(inputs, p, family, rows, through, _verdict_rows(inputs, p, rows, tested_only), reference)
+    return Analysis(inputs, p, family, rows, through, _verdict_rows(inputs, p, rows, heads, tested_only),
+                    reference, heads)

@@ -1,22 +1,23 @@
-"""``lockswap report``: markdown, a compact summary and PNG plots from bench results and test verdicts.
+"""The report of one analysis: ``report.md``, ``summary.md``, PNG plots and the terminal verdict.
 
-Several files (machines, CI jobs, runs) merge: measurements are grouped by machine + NumPy version +
-variant, and repeats of the same cell from several runs on one machine are pooled. Test verdicts
-(``test-*.json``) are shown next to the scaling numbers of the same build; files of any other kind,
-and corrupt ones, are listed as skipped and the rest still renders.
+Several files (machines, CI jobs, runs) are shown side by side, each run with its own comparisons
+(runs are never pooled, unless ``--pool-runs`` asks, and then only as exploratory numbers). Test
+verdicts (``test-*.json``) are shown next to the scaling numbers of the same build; files of any other
+kind, and corrupt ones, are listed as skipped and the rest still renders.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..base import log, paths, stats
 from ..base.errors import ConfigError
 from ..base.manifest import BASELINE
-from . import plots, scaling, verdict
+from . import plots, prtable, scaling, verdict
 from .analysis import Analysis, ThroughputRow, analyse
-from .results import BenchRun
+from .results import BenchRun, Key
 
 
 def _fmt(x: float) -> str:
@@ -24,16 +25,18 @@ def _fmt(x: float) -> str:
 
 
 def environment_table(runs: Sequence[BenchRun]) -> list[str]:
-    lines = ["| machine | file | date (UTC) | OS | CPUs (physical) | load at start | target | variant | "
-             "NumPy (wheel) | Python | GIL | patch sha256 | lockswap |", "|" + "---|" * 13]
+    lines = ["| machine | file | date (UTC) | OS | CPUs (physical) | load at start / end | target | "
+             "variant | NumPy (wheel) | Python | GIL | patch sha256 | lockswap |", "|" + "---|" * 13]
     for run in runs:
         m = run.machine
         load = f"{m.loadavg_at_start[0]:.2f}" if m.loadavg_at_start else "n/a"
+        load += f" / {m.loadavg_at_end:.2f}" if m.loadavg_at_end is not None else " / n/a"
         for t in run.targets.values():
+            up = " (upstream)" if t.label == run.upstream else ""
             lines.append(
                 f"| {run.machine_label} | {run.path.name} | {run.created} | {run.os} | "
                 f"{m.usable} ({m.physical}) | "
-                f"{load} | {t.label} | {t.variant} | {t.version} | {t.python} | "
+                f"{load} | {t.label}{up} | {t.variant} | {t.version} | {t.python} | "
                 f"{'**ENABLED**' if t.gil_enabled else 'disabled'} | {t.patch_sha256[:12] or '-'}"
                 f"{f' (ported from {t.ported_from})' if t.ported_from else ''} | "
                 f"{run.commit[:10]}{' (dirty)' if run.dirty else ''} |")
@@ -67,9 +70,10 @@ def failures_table(runs: Sequence[BenchRun]) -> list[str]:
 
 
 def workload_table(a: Analysis, rows: list[ThroughputRow]) -> list[str]:
-    """Long format: one row per (n, mode, workers, variant), verdict first."""
-    head = ["verdict", "n", "mode", "workers", "variant", "MFLOPS median [95% CI]", "speedup [95% CI]",
-            "/ baseline [95% CI] p (Holm)"]
+    """Long format: one row per (n, mode, workers, variant), verdict first; every comparison here is
+    unadjusted and exploratory (the run's Holm family is in the verdict and scaling tables)."""
+    head = ["verdict", "n", "mode", "workers", "variant", "MFLOPS median [CI]", "speedup N*t1/tN [CI]",
+            "/ baseline [95% CI] p (unadjusted)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         k = r.key
@@ -77,16 +81,17 @@ def workload_table(a: Analysis, rows: list[ThroughputRow]) -> list[str]:
             v = "oversubscribed"
         elif k.variant == BASELINE:
             v = "baseline"
+        elif k.workers == 1:
+            v = "1 thread: see ns/iteration"
         elif r.vs_base is None:
             v = "no baseline"
-        elif a.family.significant(r.vs_base):
-            v = "faster" if a.family.ratios[r.vs_base].ratio > 1 else "slower"
         else:
-            v = "no significant difference"
-        sp = f"{r.speedup.estimate:.2f} [{r.speedup.low:.2f}, {r.speedup.high:.2f}]" if r.speedup else "-"
+            v = "exploratory"
+        sp = scaling.interval(r.speedup, 2) if r.speedup else "-"
+        mflops = "n too small" if r.mflops is None else (
+            f"{_fmt(r.mflops.estimate)} [{_fmt(r.mflops.low)}, {_fmt(r.mflops.high)}]")
         workers = f"{k.workers}" + (" (SMT)" if r.flag == "SMT" else "")
-        lines.append(f"| {v} | {k.size} | {k.mode} | {workers} | {k.variant} | {_fmt(r.mflops.estimate)} "
-                     f"[{_fmt(r.mflops.low)}, {_fmt(r.mflops.high)}] | {sp} | "
+        lines.append(f"| {v} | {k.size} | {k.mode} | {workers} | {k.variant} | {mflops} | {sp} | "
                      f"{scaling.comparison(a.family, r.vs_base)} |")
     return lines
 
@@ -99,35 +104,43 @@ def render(a: Analysis, out_dir: Path) -> tuple[Path, Path, list[Path]]:
           + (f"; {len(a.inputs.skipped)} file(s) skipped" if a.inputs.skipped else "") + ".", "",
           *warnings_section(a),
           "Throughput = FLOPs of all workers / wall time (MFLOPS); each worker does the same fixed work, "
-          "so speedup = t1 * N / tN = throughput(N) / throughput(1). Each repeat is a fresh process "
+          "so speedup = N * t1 / tN, paired per process. Each repeat is a fresh process "
           "(variants interleaved round-robin); cells give the median and its bootstrap "
-          f"{stats.LEVEL:.0%} confidence interval over processes. Ratios to baseline are ratios of medians "
-          "with bootstrap CIs; their two-sided Mann-Whitney U p-values are **Holm-adjusted across all "
-          f"{len(a.family)} comparisons of this report**, and **bold** when adjusted p < {stats.ALPHA}.", "",
-          "## Verdict", "", *verdict.markdown_table(a), ""]
+          f"{stats.LEVEL:.0%} confidence interval over processes. Comparisons never leave their run: "
+          "each run's headline comparisons (the verdict table) form its own fixed Holm family; every "
+          "other comparison is unadjusted and exploratory.", "",
+          "## Verdict", "", *verdict.markdown_table(a), "", *disturbance_notes(a)]
     if a.inputs.runs:
         md += ["## Environment", "", *environment_table(a.inputs.runs), ""]
-    md += [*scaling.section(a.pool, a.family, a.scaling_rows, a.reference), *failures_table(a.inputs.runs)]
+    md += [*scaling.section(a.pool, a.family, a.scaling_rows, a.reference), *prtable.section(a),
+           *failures_table(a.inputs.runs)]
     pngs: list[Path] = []
-    for machine, numpy in sorted({(r.key.machine, r.key.numpy) for r in a.throughput_rows}):
+    for group in sorted({r.key.run for r in a.throughput_rows}):
+        for png in forest_plots(a, group, out_dir):
+            pngs.append(png)
+            md += [f"![{png.stem}]({png.name})", ""]
+    for machine, numpy in sorted({(r.key.run, r.key.numpy) for r in a.throughput_rows}):
         md += [f"## {machine}, NumPy {numpy}", ""]
-        ns = [len(v) for k, v in a.pool.samples.items() if (k.machine, k.numpy) == (machine, numpy)]
+        ns = [len(v) for k, v in a.pool.samples.items() if (k.run, k.numpy) == (machine, numpy)]
+        m = a.family.size(machine)
         if ns and stats.min_p(min(ns), min(ns)) >= stats.ALPHA:
             md += [f"> Only {min(ns)} repeats per cell: the smallest attainable p is "
                    f"{stats.min_p(min(ns), min(ns)):.2f}, so no difference can be significant at "
                    f"{stats.ALPHA}. Use more --repeats.", ""]
-        elif ns and stats.min_p(min(ns), min(ns)) * len(a.family) >= stats.ALPHA:
+        elif ns and m and stats.min_p(min(ns), min(ns)) * m >= stats.ALPHA:
             md += [f"> Only {min(ns)} repeats per cell: the smallest attainable p is "
                    f"{stats.min_p(min(ns), min(ns)):.4f}, too large to survive Holm's correction across "
-                   f"{len(a.family)} comparisons unless most others are clearly significant. "
+                   f"the run's {m} headline comparisons unless most others are clearly significant. "
                    "Use more --repeats.", ""]
         for workload in sorted({r.key.workload for r in a.throughput_rows
-                                if (r.key.machine, r.key.numpy) == (machine, numpy)}):
+                                if (r.key.run, r.key.numpy) == (machine, numpy)}):
             info = a.pool.workloads.get(workload, {})
-            rows = [r for r in a.throughput_rows if (r.key.machine, r.key.numpy, r.key.workload) ==
+            rows = [r for r in a.throughput_rows if (r.key.run, r.key.numpy, r.key.workload) ==
                     (machine, numpy, workload)]
+            per = info.get("calls_per_iteration")
+            calls = f" One kernel iteration makes {per} ufunc calls." if per and per != 1 else ""
             md += [f"### {workload}", "", str(info.get("description", "")),
-                   f"FLOPs per call: `{info.get('flops', '?')}`.", "", *workload_table(a, rows), ""]
+                   f"FLOPs per call: `{info.get('flops', '?')}`.{calls}", "", *workload_table(a, rows), ""]
             for png in plots.plot_group(a, machine, numpy, workload, out_dir):
                 pngs.append(png)
                 md += [f"![{png.stem}]({png.name})", ""]
@@ -139,12 +152,51 @@ def render(a: Analysis, out_dir: Path) -> tuple[Path, Path, list[Path]]:
     return report, summary, pngs
 
 
-def write_report(files: Sequence[Path], out_dir: Path, reference: tuple[str, str] | None = None) -> Path:
+def disturbance_notes(a: Analysis) -> list[str]:
+    """Why a verdict says "(disturbed)": each disturbed headline cell with its reasons."""
+    lines = [f"- **disturbed**: {r.variant}@{r.numpy} {r.workload} n={r.size}, N={r.scaling.workers} "
+             f"({r.group}): {r.scaling.disturbed}"
+             for r in a.verdict_rows if r.scaling and r.scaling.disturbed]
+    return [*lines, ""] if lines else []
+
+
+def forest_plots(a: Analysis, group: str, out_dir: Path) -> list[Path]:
+    """The headline picture of a run: t1/tN per build at the verdict N (the run's baseline as the
+    reference line, its upstream build in the same panel), one PNG per workload and size."""
+    head = a.heads.get(group)
+    if head is None:
+        return []
+    out = []
+    up = a.pool.upstream(group)
+    for workload, size in sorted({(r.workload, r.size) for r in a.scaling_rows if r.group == group}):
+        rows = [r for r in a.scaling_rows if (r.group, r.workload, r.size, r.workers) ==
+                (group, workload, size, head.workers)]
+        if not rows:
+            continue
+        main = Counter(r.numpy for r in rows).most_common(1)[0][0]  # the run's own NumPy
+        points = [plots.ForestPoint(
+            r.variant if r.numpy == main else f"{r.variant}@{r.numpy}", r.numpy,
+            r.eff.estimate if r.eff else stats.median(scaling.efficiencies(a.pool, _key(r))),
+            r.eff.low if r.eff else None, r.eff.high if r.eff else None, r.processes,
+            reference=(r.variant, r.numpy) == (BASELINE, main), upstream=(r.numpy, r.variant) == up,
+            disturbed=bool(r.disturbed), verdict=scaling.verdict(a.family, r)) for r in rows]
+        stem = f"{plots.slug(group)}-{plots.slug(workload)}-n{size}-forest"
+        out.append(plots.forest(points, title=f"{workload}, n = {size} ({group})", workers=head.workers,
+                                out=out_dir / f"{stem}.png"))
+    return out
+
+
+def _key(r: scaling.Row) -> Key:
+    return Key(r.group, r.numpy, r.variant, r.workload, r.size, "threads", r.workers)
+
+
+def write_report(files: Sequence[Path], out_dir: Path, reference: tuple[str, str] | None = None,
+                 pooled: bool = False) -> Path:
     """Render ``report.md``, ``summary.md`` and the PNGs of ``files`` into ``out_dir``; the report's path.
 
     Foreign or corrupt files are skipped (one line each); ``ConfigError`` when nothing is left."""
     _need_matplotlib()
-    return _write(analyse(verdict.load(files), reference), out_dir)
+    return _write(analyse(verdict.load(files), reference, pooled=pooled), out_dir)
 
 
 def _write(a: Analysis, out_dir: Path) -> Path:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..base import log, paths
+from ..base import log, manifest, paths
 from ..base.errors import ConfigError
 from ..base.manifest import BASELINE
-from ..bench import schema
+from ..bench import schema, workloads
 from ..interpreter import sanitizer
 from ..test import tsan_run
 
@@ -54,16 +54,20 @@ class Machine:
     physical_cores: int | None
     os: str
     loadavg_at_start: tuple[float, ...] | None
+    loadavg_at_end: float | None = None  # 1-minute load when the last cell was measured
+    settle_seconds: float | None = None  # waited for the load of the builds to decay before the run
 
     @classmethod
     def of(cls, m: dict[str, Any]) -> Machine:
         aff = m.get("affinity")
         sib = m.get("smt_siblings")
         load = m.get("loadavg_at_start")
+        end = m.get("loadavg_at_end")
         return cls(str(m.get("hostname") or "?"), str(m.get("cpu_model") or "?"), m.get("logical_cores"),
                    m.get("usable_cores"), tuple(aff) if aff else None,
                    tuple(tuple(s) for s in sib) if sib else None, m.get("physical_cores"),
-                   str(m.get("os") or "?"), tuple(load) if load else None)
+                   str(m.get("os") or "?"), tuple(load) if load else None,
+                   float(end) if isinstance(end, (int, float)) else None, m.get("settle_seconds"))
 
     @property
     def usable(self) -> int:
@@ -128,6 +132,7 @@ class Measurement(Cell):
     calls: float | None
     flops: float
     seconds: float
+    foreign_cpu: float | None = None  # share of the CPUs other processes took while the cell ran
 
     @property
     def mflops(self) -> float:
@@ -159,7 +164,7 @@ class BenchRun:
 
     @property
     def os(self) -> str:
-        return self.ci.os if self.ci and self.ci.os else os_family(self.machine.os)
+        return self.ci.os if self.ci and self.ci.os else manifest.os_family(self.machine.os)
 
     @property
     def machine_label(self) -> str:
@@ -167,6 +172,22 @@ class BenchRun:
         if self.ci and self.ci.job:
             return f"{self.os} CI job {self.ci.job} ({self.machine.cpu_model}, {self.machine.usable} CPUs)"
         return self.machine.label
+
+    @property
+    def label(self) -> str:
+        """One interleaved run: its machine and when it started (comparisons never leave it)."""
+        return f"{self.machine_label}, run {self.created}"
+
+    @property
+    def upstream(self) -> str | None:
+        """The label of the build measured as the upstream bar (``plan.upstream``), if it was."""
+        label = self.plan.get("upstream")
+        return str(label) if label and label in self.targets else None
+
+    def loaded_at_start(self) -> bool:
+        """The 1-minute load at the start was above half the usable CPUs: other work competed."""
+        load = self.machine.loadavg_at_start
+        return bool(load) and load[0] > self.machine.usable / 2  # type: ignore[index]
 
     def warnings(self) -> list[str]:
         """Why this run's numbers should not be trusted as they stand (empty when nothing is wrong)."""
@@ -176,8 +197,9 @@ class BenchRun:
             out.append(f"the GIL was enabled in the worker of {', '.join(gil)}: "
                        "not a free-threaded measurement")
         load = self.machine.loadavg_at_start
-        if load and load[0] > self.machine.usable:
-            out.append(f"load average {load[0]:.1f} at start exceeded the {self.machine.usable} usable CPUs")
+        if load and self.loaded_at_start():
+            out.append(f"load average {load[0]:.2f} at start exceeded half of the {self.machine.usable} "
+                       "usable CPUs: every cell of the run is marked disturbed")
         over = sorted({m.workers for m in self.measurements if m.workers > self.machine.usable})
         if over:
             out.append(f"{', '.join(map(str, over))} workers on {self.machine.usable} CPUs (affinity): "
@@ -195,7 +217,7 @@ class BenchRun:
                    tuple(Measurement(m["target"], m["variant"], m["numpy_version"], m["workload"],
                                      int(m["size"]), m["mode"], int(m["workers"]), int(m["repeat"]),
                                      m.get("iterations"), m.get("calls"), float(m["flops"]),
-                                     float(m["seconds"]))
+                                     float(m["seconds"]), _fraction(m.get("foreign_cpu")))
                          for m in doc["measurements"]),
                    tuple(Failure(**{k: f[k] for k in schema.FAILURE_KEYS}) for f in doc["failures"]),
                    bool(doc["complete"]), CiTag.of(doc))
@@ -213,7 +235,6 @@ class TestVerdict:
     counts: dict[str, int] = field(compare=False)
     failing: tuple[str, ...]
     crashed: str
-    verdict: str  # what the file says, if it says it ("" otherwise)
     ci: CiTag | None
 
     @property
@@ -222,7 +243,6 @@ class TestVerdict:
 
     @classmethod
     def of(cls, path: Path, doc: dict[str, Any]) -> TestVerdict:
-        said = doc.get("verdict")
         # --sanitizer runs: their own suite label (compared with baseline under the same sanitizer
         # only), and each ThreadSanitizer race counts like a failing test (testsuite.new_failures)
         san = (doc.get("options") or {}).get("sanitizer")
@@ -232,7 +252,7 @@ class TestVerdict:
                       if not tsan_run.known_upstream(r, str(doc["numpy_version"])))  # listed by test-all
         return cls(path, str(doc["variant"]), str(doc["numpy_version"]), str(doc["python"]),
                    suite, dict(doc["counts"]), (*(doc.get("failing") or ()), *races),
-                   str(doc.get("crashed") or ""), said if isinstance(said, str) else "", CiTag.of(doc))
+                   str(doc.get("crashed") or ""), CiTag.of(doc))
 
 
 @dataclass(frozen=True)
@@ -254,12 +274,8 @@ def short_python(version: Any, free_threaded: Any) -> str:
     return f"{m[1]}.{m[2]}{'t' if free_threaded else ''}" if m else "?"
 
 
-def os_family(platform_text: str) -> str:
-    text = platform_text.lower()
-    for family, marks in (("linux", ("linux",)), ("macos", ("macos", "darwin")), ("windows", ("windows",))):
-        if any(mark in text for mark in marks):
-            return family
-    return platform_text or "?"
+def _fraction(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def _is_test(doc: dict[str, Any]) -> bool:
@@ -302,7 +318,7 @@ def read(files: list[Path]) -> Inputs:
 
 @dataclass(frozen=True)
 class Key:
-    machine: str
+    run: str  # the group: one interleaved run (or, with --pool-runs, one machine's runs pooled)
     numpy: str
     variant: str
     workload: str
@@ -313,18 +329,33 @@ class Key:
 
 @dataclass(frozen=True)
 class Pool:
-    """Measurements of all runs by cell; repeats of one cell from several runs on one machine pool."""
+    """Measurements by cell, each cell inside one group: one interleaved run, never pooled with another
+    run unless asked (``pooled``: the runs of one machine pooled, which is exploratory only)."""
 
     samples: dict[Key, list[float]]  # MFLOPS per repeat
     calls: dict[Key, list[float]]  # calls/s per repeat
     # (run index, repeat) -> (seconds, iterations per worker): pairs cells measured in one process
     processes: dict[Key, dict[tuple[int, int], tuple[float, int]]]
+    foreign: dict[Key, list[float]]  # share of the CPUs other processes took, per process (Linux)
     runs: tuple[BenchRun, ...]
-    run_of_machine: dict[str, list[BenchRun]]
+    groups: dict[str, list[BenchRun]]
     workloads: dict[str, dict[str, Any]]
+    pooled: bool = False
 
-    def machine(self, label: str) -> Machine:
-        return self.run_of_machine[label][0].machine
+    def machine(self, group: str) -> Machine:
+        return self.groups[group][0].machine
+
+    def upstream(self, group: str) -> tuple[str, str] | None:
+        """(NumPy, variant) of the group's upstream build, when its run measured one."""
+        run = self.groups[group][0]
+        label = run.upstream
+        if label is None or self.pooled:
+            return None
+        t = run.targets[label]
+        return t.numpy_version, t.variant
+
+    def loaded(self, group: str) -> bool:
+        return any(run.loaded_at_start() for run in self.groups[group])
 
     def variants(self, keys: list[Key]) -> list[str]:
         names = sorted({k.variant for k in keys})
@@ -347,25 +378,42 @@ def _workload_names(defs: dict[str, dict[str, Any]], seen: dict[str, dict[str, A
                      f"reported separately as {names[name]!r}")
         else:
             names[name] = name
-        seen.setdefault(names[name], d)
+        seen.setdefault(names[name], _with_calls(name, d))
     return names
 
 
-def pool(runs: tuple[BenchRun, ...] | list[BenchRun]) -> Pool:
+def _with_calls(name: str, d: dict[str, Any]) -> dict[str, Any]:
+    """Files written before workloads recorded their ufunc calls per iteration: the registry's count,
+    when the registry's workload of that name has the same source text."""
+    if "calls_per_iteration" in d or name not in workloads.REGISTRY:
+        return d
+    known = workloads.REGISTRY[name]
+    same = (known.setup, known.kernel) == (d.get("setup"), d.get("kernel"))
+    return {**d, "calls_per_iteration": known.calls_per_iteration} if same else d
+
+
+def pool(runs: tuple[BenchRun, ...] | list[BenchRun], pooled: bool = False) -> Pool:
+    """Index the runs' measurements by cell; each run is its own group, or with ``pooled`` the runs of
+    one machine form one (exploratory) group."""
     samples: dict[Key, list[float]] = defaultdict(list)
     calls: dict[Key, list[float]] = defaultdict(list)
     processes: dict[Key, dict[tuple[int, int], tuple[float, int]]] = defaultdict(dict)
-    machines: dict[str, list[BenchRun]] = defaultdict(list)
+    foreign: dict[Key, list[float]] = defaultdict(list)
+    groups: dict[str, list[BenchRun]] = defaultdict(list)
     workloads: dict[str, dict[str, Any]] = {}
     for index, run in enumerate(runs):
-        machines[run.machine_label].append(run)
+        group = run.machine_label if pooled else run.label
+        groups[group].append(run)
         names = _workload_names(run.workloads, workloads, run.path)
         for m in run.measurements:
-            key = Key(run.machine_label, m.numpy_version, m.variant, names.get(m.workload, m.workload),
+            key = Key(group, m.numpy_version, m.variant, names.get(m.workload, m.workload),
                       m.size, m.mode, m.workers)
             samples[key].append(m.mflops)
             if m.iterations:
                 processes[key][index, m.repeat] = (m.seconds, int(m.iterations))
             if m.calls:
                 calls[key].append(m.calls / m.seconds)
-    return Pool(dict(samples), dict(calls), dict(processes), tuple(runs), dict(machines), workloads)
+            if m.foreign_cpu is not None:
+                foreign[key].append(m.foreign_cpu)
+    return Pool(dict(samples), dict(calls), dict(processes), dict(foreign), tuple(runs), dict(groups),
+                workloads, pooled)

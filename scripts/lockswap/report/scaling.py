@@ -3,9 +3,14 @@
 Every one of N threads does the work one thread did (weak scaling), so ``t1/tN`` = 1.0 is linear
 scaling and 0.5 means two threads took twice as long as one (fully serialised). t1 and tN come from
 the same repeat, i.e. the same worker process, so each process gives one efficiency; tables show the
-median with its bootstrap 95% confidence interval over processes, the unit of replication. Linear is
-only expected up to the physical cores of the affinity mask: rows beyond are flagged. This is the
-comparison of NumPy issue 27786 (t1/t2 of a tight ufunc loop), and the one place it is computed.
+median with its interval over processes, the unit of replication. Linear is only expected up to the
+physical cores of the affinity mask: rows beyond are flagged. This is the comparison of NumPy issue
+27786 (t1/t2 of a tight ufunc loop), and the one place it is computed.
+
+Comparisons never leave their group (one interleaved run). A group's *headline* comparisons (each
+build's t1/tN at the verdict N and its 1-thread time per call, against the same NumPy's baseline and
+against the run's upstream build) form its fixed Holm family; every other comparison (other cells,
+other N, ``--reference``) is exploratory.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from ..base import stats
+from ..base import manifest, stats
 from ..base.errors import ConfigError
 from ..base.manifest import BASELINE
+from .disturbance import Disturbance, check
 from .results import Key, Pool
 
 
@@ -27,7 +33,7 @@ def efficiencies(pool: Pool, key: Key) -> list[float]:
 
 
 def ns_per_call(pool: Pool, key: Key) -> list[float]:
-    """Single-thread nanoseconds per kernel call, one per process."""
+    """Single-thread nanoseconds per kernel iteration, one per process."""
     return [s / it * 1e9 for s, it in pool.processes.get(replace(key, workers=1), {}).values()]
 
 
@@ -39,15 +45,15 @@ def parse_reference(text: str | None) -> tuple[str, str] | None:
     """The ``--reference VARIANT@NUMPY`` option (user input) -> (NumPy, variant)."""
     if not text:
         return None
-    variant, sep, numpy = text.partition("@")
-    if not sep or not variant or not numpy:
+    build = manifest.parse_build(text, option="--reference")
+    if build.numpy is None:
         raise ConfigError(f"--reference {text!r}: expected VARIANT@NUMPY", "e.g. --reference baseline@2.2.6")
-    return numpy, variant
+    return build.numpy, build.variant
 
 
-def flag(pool: Pool, machine: str, workers: int) -> str:
+def flag(pool: Pool, group: str, workers: int) -> str:
     """"oversubscribed" beyond the affinity mask, "SMT" beyond the physical cores, else ""."""
-    m = pool.machine(machine)
+    m = pool.machine(group)
     if workers > m.usable:
         return "oversubscribed"
     return "SMT" if workers > m.physical else ""
@@ -55,9 +61,9 @@ def flag(pool: Pool, machine: str, workers: int) -> str:
 
 @dataclass(frozen=True)
 class Row:
-    """One (NumPy, variant, N) of one machine, workload and size; comparisons are Family indices."""
+    """One (NumPy, variant, N) of one group, workload and size; comparisons are Family indices."""
 
-    machine: str
+    group: str
     workload: str
     size: int
     numpy: str
@@ -70,83 +76,130 @@ class Row:
     eff_vs_base: int | None
     ns_vs_ref: int | None
     eff_vs_ref: int | None
+    ns_vs_up: int | None
+    eff_vs_up: int | None
     flag: str
+    headline: bool  # the group's verdict cell at its verdict N
+    disturbed: Disturbance
+    pooled: bool  # the group pools several runs (--pool-runs): exploratory only
+
+    @property
+    def run(self) -> str:
+        return self.group
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A group's verdict cell: the workload and size, and the N its verdict is read at."""
+
+    workload: str
+    size: int
+    workers: int
 
 
 def _maybe(family: stats.Family, mine: list[float], other: list[float], skip: bool,
-           key: tuple[object, ...]) -> int | None:
-    return None if skip or not mine or not other else family.compare(mine, other, key)
+           key: tuple[object, ...], group: str, headline: bool) -> int | None:
+    if skip or not mine or not other:
+        return None
+    return family.compare(mine, other, key, group=group, headline=headline)
 
 
-def rows(pool: Pool, family: stats.Family, machine: str, workload: str, size: int,
-         reference: tuple[str, str] | None = None) -> list[Row]:
-    """Rows of one machine, workload and size (threads), each compared with the same NumPy's baseline
-    and, if given and measured, with the ``reference`` build; comparisons go into ``family``."""
-    want = (machine, workload, size, "threads")
-    keys = [k for k in pool.processes if (k.machine, k.workload, k.size, k.mode) == want]
+def rows(pool: Pool, family: stats.Family, group: str, workload: str, size: int,
+         reference: tuple[str, str] | None = None, head: Headline | None = None) -> list[Row]:
+    """Rows of one group, workload and size (threads), each compared with the same NumPy's baseline,
+    the group's upstream build (if it measured one) and, if given and measured, the ``reference``
+    build; comparisons go into ``family`` (headline ones into the group's Holm family)."""
+    want = (group, workload, size, "threads")
+    keys = [k for k in pool.processes if (k.run, k.workload, k.size, k.mode) == want]
     workers = sorted({k.workers for k in keys if k.workers > 1})
     targets = sorted({(k.numpy, k.variant) for k in keys if k.workers == 1},
                      key=lambda t: (version_key(t[0]), t[1] != BASELINE, t[1]))
     if reference and reference not in targets:
         reference = None
+    upstream = pool.upstream(group)
+    if upstream not in targets:
+        upstream = None
+    is_head_cell = head is not None and (head.workload, head.size) == (workload, size)
+    # pooled runs were not interleaved with each other: nothing of theirs enters a Holm family
+    in_family = is_head_cell and not pool.pooled
+    loaded = pool.loaded(group)
     out = []
     for numpy, variant in targets:
-        key = Key(machine, numpy, variant, workload, size, "threads", 1)
+        key = Key(group, numpy, variant, workload, size, "threads", 1)
         base = replace(key, variant=BASELINE)
         ref = replace(key, numpy=reference[0], variant=reference[1]) if reference else None
-        is_base, is_ref = variant == BASELINE, (numpy, variant) == reference
+        up = replace(key, numpy=upstream[0], variant=upstream[1]) if upstream else None
+        is_base = variant == BASELINE
+        is_ref, is_up = (numpy, variant) == reference, (numpy, variant) == upstream
         ns = ns_per_call(pool, key)
         for n in workers:
             eff = efficiencies(pool, replace(key, workers=n))
             if not eff:
                 continue
+            at_head = is_head_cell and head is not None and n == head.workers
+            eff_family = at_head and in_family
             out.append(Row(
-                machine, workload, size, numpy, variant, n, len(eff),
-                stats.bootstrap_median(ns) if ns else None, stats.bootstrap_median(eff),
-                _maybe(family, ns, ns_per_call(pool, base), is_base, ("ns", key, base)),
+                group, workload, size, numpy, variant, n, len(eff),
+                stats.median_interval(ns) if ns else None, stats.median_interval(eff),
+                _maybe(family, ns, ns_per_call(pool, base), is_base, ("ns", key, base), group, in_family),
                 _maybe(family, eff, efficiencies(pool, replace(base, workers=n)), is_base,
-                       ("eff", key, base, n)),
-                _maybe(family, ns, ns_per_call(pool, ref), is_ref, ("ns", key, ref)) if ref else None,
-                _maybe(family, eff, efficiencies(pool, replace(ref, workers=n)), is_ref, ("eff", key, ref, n))
+                       ("eff", key, base, n), group, eff_family),
+                _maybe(family, ns, ns_per_call(pool, ref), is_ref, ("ns", key, ref), group, False)
                 if ref else None,
-                flag(pool, machine, n)))
+                _maybe(family, eff, efficiencies(pool, replace(ref, workers=n)), is_ref, ("eff", key, ref, n),
+                       group, False) if ref else None,
+                _maybe(family, ns, ns_per_call(pool, up), is_up, ("ns", key, up), group, in_family)
+                if up else None,
+                _maybe(family, eff, efficiencies(pool, replace(up, workers=n)), is_up, ("eff", key, up, n),
+                       group, eff_family) if up else None,
+                flag(pool, group, n), at_head,
+                check(ns, eff, pool.foreign.get(replace(key, workers=n), []), loaded), pool.pooled))
     return out
 
 
-def all_rows(pool: Pool, family: stats.Family, reference: tuple[str, str] | None = None) -> list[Row]:
-    groups = sorted({(k.machine, k.workload, k.size) for k in pool.processes if k.mode == "threads"})
-    return [r for g in groups for r in rows(pool, family, *g, reference)]
+def all_rows(pool: Pool, family: stats.Family, reference: tuple[str, str] | None = None,
+             heads: dict[str, Headline] | None = None) -> list[Row]:
+    groups = sorted({(k.run, k.workload, k.size) for k in pool.processes if k.mode == "threads"})
+    return [r for g in groups for r in rows(pool, family, *g, reference, (heads or {}).get(g[0]))]
 
 
 def interval(ci: stats.Interval | None, digits: int) -> str:
+    """``0.49 [0.45, 0.52]``; the coverage when it is not 95 %; ``n too small`` without an interval."""
     if ci is None:
-        return "-"
-    return f"{ci.estimate:.{digits}f} [{ci.low:.{digits}f}, {ci.high:.{digits}f}]"
+        return "n too small"
+    level = "" if abs(ci.level - stats.LEVEL) < 1e-9 else f" ({ci.level:.1%})"
+    return f"{ci.estimate:.{digits}f} [{ci.low:.{digits}f}, {ci.high:.{digits}f}]{level}"
 
 
 def comparison(family: stats.Family, index: int | None) -> str:
-    """``ratio [CI] p=..`` with Holm-adjusted p, bold when significant after adjustment."""
+    """``ratio [CI] p=..``: headline comparisons with Holm-adjusted p and Bonferroni-adjusted CI, bold
+    when significant; exploratory ones with raw p and a 95 % CI (``n too small``: no interval)."""
     if index is None:
         return "-"
     r = family.ratios[index]
-    text = f"{r.ratio:.3f} [{r.low:.3f}, {r.high:.3f}] p={family.p_adjusted(index):.3f}"
+    ci = f" [{r.low:.3f}, {r.high:.3f}]" if r.has_interval else " (n too small)"
+    text = f"{r.ratio:.3f}{ci} {stats.format_p(family.p_adjusted(index))}"
     return f"**{text}**" if family.significant(index) else text
 
 
 def verdict(family: stats.Family, row: Row, higher_is_better: bool = True) -> str:
-    """The first column: how this row's t1/tN compares with baseline, after Holm."""
+    """The first column: how this row's t1/tN compares with baseline, after Holm (headline rows), or
+    ``exploratory`` (every other row); ``(disturbed)`` when the cell's processes were disturbed."""
     if row.flag == "oversubscribed":
         return "oversubscribed"
+    note = " (disturbed)" if row.disturbed else ""
     if row.variant == BASELINE:
-        return "baseline"
+        return "baseline" + note
     if row.eff_vs_base is None:
-        return "no baseline"
+        return "no baseline" + note
     r = family.ratios[row.eff_vs_base]
+    if not r.headline:
+        return ("pooled runs: exploratory" if row.pooled else "exploratory") + note
     if family.significant(row.eff_vs_base):
-        return "scales better" if (r.ratio > 1) == higher_is_better else "scales worse"
-    if stats.min_p(*r.n) >= stats.ALPHA:
-        return "too few processes"
-    return "no significant difference"
+        return ("scales better" if (r.ratio > 1) == higher_is_better else "scales worse") + note
+    if stats.min_p(*r.n) * family.size(row.group) >= stats.ALPHA:
+        return "too few processes" + note
+    return "no significant difference" + note
 
 
 def table(pool: Pool, family: stats.Family, group: list[Row], reference: tuple[str, str] | None = None,
@@ -156,43 +209,56 @@ def table(pool: Pool, family: stats.Family, group: list[Row], reference: tuple[s
         return []
     ref_name = f"{reference[1]}@{reference[0]}" if reference else ""
     has_ref = reference and any(r.eff_vs_ref is not None or r.ns_vs_ref is not None for r in group)
-    mixed = len({(r.machine, r.workload, r.size) for r in group}) > 1  # e.g. CI jobs in one table
-    head = ["verdict", *(["machine", "workload"] if mixed else []), "NumPy", "variant", "N", "processes",
-            "t1/tN [95% CI]", "t1/tN / baseline", "1 thread: ns/call [95% CI]", "ns/call / baseline"]
-    head += [f"t1/tN / {ref_name}", f"ns/call / {ref_name}"] if has_ref else []
+    up = pool.upstream(group[0].group)
+    has_up = up is not None and any(r.eff_vs_up is not None for r in group)
+    mixed = len({(r.group, r.workload, r.size) for r in group}) > 1  # e.g. CI jobs in one table
+    head = ["verdict", *(["run", "workload"] if mixed else []), "NumPy", "variant", "N", "processes",
+            "t1/tN [CI]", "t1/tN / baseline", "1 thread: ns/iteration [CI]", "ns / baseline"]
+    head += [f"t1/tN / upstream {up[0]}", f"ns / upstream {up[0]}"] if has_up and up else []
+    head += [f"t1/tN / {ref_name}", f"ns / {ref_name}"] if has_ref else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in group:
         note = f" ({r.flag})" if r.flag == "SMT" else ""
-        where = [r.machine, f"{r.workload} n={r.size}"] if mixed else []
+        where = [r.group, f"{r.workload} n={r.size}"] if mixed else []
         cells = [verdict(family, r), *where, r.numpy, r.variant, f"{r.workers}{note}", str(r.processes),
                  interval(r.eff, 2), comparison(family, r.eff_vs_base), interval(r.ns, 0),
                  comparison(family, r.ns_vs_base)]
+        cells += [comparison(family, r.eff_vs_up), comparison(family, r.ns_vs_up)] if has_up else []
         cells += [comparison(family, r.eff_vs_ref), comparison(family, r.ns_vs_ref)] if has_ref else []
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 def header(family: stats.Family) -> list[str]:
+    del family  # the family's size is given per run, in each run's section
     return ["Each of N threads does the work one thread did, so t1/tN = 1.00 is linear scaling and "
             "0.50 is fully serialised; t1 and tN come from the same process. Cells give the median and its "
             f"bootstrap {stats.LEVEL:.0%} confidence interval over processes (seeded, {stats.RESAMPLES} "
-            "resamples). `/ baseline` compares with the unpatched build of the same NumPy: ratio of "
-            "medians [bootstrap CI], two-sided Mann-Whitney p **Holm-adjusted across all "
-            f"{len(family)} comparisons of this report**, bold when adjusted p < {stats.ALPHA}. N beyond the "
-            "physical cores of the affinity mask is marked SMT (linear is not expected there); beyond "
-            "the mask, oversubscribed. `--reference VARIANT@NUMPY` adds the same comparison with one "
-            "chosen build, e.g. upstream 2.2.6."]
+            f"resamples); below {stats.MIN_BOOTSTRAP} processes [min, max] with its real coverage in "
+            f"brackets, below {stats.MIN_ORDER_STAT} none (`n too small`). Comparisons never leave their "
+            "run: `/ baseline` compares with the unpatched build of the same NumPy, `/ upstream` with the "
+            "newest NumPy release measured in the same run (ratio of medians, two-sided Mann-Whitney p). "
+            "The run's **headline** comparisons (its verdict cell: t1/tN at the verdict N and the "
+            "1-thread time per kernel iteration) form its fixed Holm family: p Holm-adjusted, CI "
+            "Bonferroni-adjusted to the same family, **bold** when adjusted p < "
+            f"{stats.ALPHA}. Every other comparison is **unadjusted, exploratory** (raw p, 95 % CI, never "
+            "called significant). N beyond the physical cores of the affinity mask is marked SMT (linear "
+            "is not expected there); beyond the mask, oversubscribed. `(disturbed)`: see the run's "
+            "disturbance notes. `--reference VARIANT@NUMPY` adds an exploratory comparison with one "
+            "chosen build of the same run."]
 
 
 def section(pool: Pool, family: stats.Family, all_: list[Row],
             reference: tuple[str, str] | None = None) -> list[str]:
-    """The markdown section: one long table per machine, workload and size that has threaded runs."""
+    """The markdown section: one long table per group, workload and size that has threaded runs."""
     md: list[str] = []
     groups: dict[tuple[str, str, int], list[Row]] = {}
     for r in all_:
-        groups.setdefault((r.machine, r.workload, r.size), []).append(r)
-    for (machine, workload, size), group in groups.items():
-        md += [f"### {workload}, n = {size} ({machine})", "", *table(pool, family, group, reference), ""]
+        groups.setdefault((r.group, r.workload, r.size), []).append(r)
+    for (group, workload, size), rows_ in groups.items():
+        per = pool.workloads.get(workload, {}).get("calls_per_iteration")
+        calls = f" ({per} ufunc calls per kernel iteration)" if per and per != 1 else ""
+        md += [f"### {workload}, n = {size}{calls} ({group})", "", *table(pool, family, rows_, reference), ""]
     if not md:
         return []
     return ["## Thread scaling t1/tN, every NumPy version side by side", "", *header(family), "", *md]

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from ..base import stats
 from ..base.errors import ConfigError
-from ..base.manifest import BASELINE
 from . import scaling
 from .analysis import Analysis, VerdictRow, analyse
 from .results import Inputs, read
@@ -21,48 +20,76 @@ SUMMARY_LIMIT = 512 * 1024  # bytes; GitHub's cap per step summary is 1 MiB
 
 
 def overall(a: Analysis, row: VerdictRow) -> str:
-    """The verdict column: failing tests and unreliable runs first, then the scaling verdict."""
+    """The verdict column: failing tests and unreliable runs first, then the scaling verdict (which
+    says ``(disturbed)`` itself when its cell was)."""
     if row.tests_ok is False:
         return "TESTS FAIL"
-    if any("GIL" in w for w in row.warnings):
+    if row.gil_enabled:
         return "UNRELIABLE: GIL enabled"
     if row.scaling is None:
         return "tested only" if row.tests_ok else "no data"
     return scaling.verdict(a.family, row.scaling)
 
 
+def _ratio(a: Analysis, index: int | None, markdown: bool) -> str:
+    text = scaling.comparison(a.family, index)
+    if markdown:
+        return text
+    return text.replace("**", "") + (" *" if index is not None and a.family.significant(index) else "")
+
+
+def _has_upstream(a: Analysis) -> bool:
+    return any(r.scaling is not None and r.scaling.eff_vs_up is not None for r in a.verdict_rows)
+
+
+def head(a: Analysis) -> list[str]:
+    up = a.upstream_version() or "?"
+    cols = ["verdict", "variant", "NumPy", "Python", "OS", "tests", "N", "t1/tN [CI]", "t1/tN / baseline",
+            "ns/iteration / baseline"]
+    return cols + ([f"t1/tN / upstream {up}", f"ns/iteration / upstream {up}"] if _has_upstream(a) else [])
+
+
 def _cells(a: Analysis, row: VerdictRow, markdown: bool) -> list[str]:
     r = row.scaling
+    up = _has_upstream(a)
     if r is None:
-        ratio = eff = "-"
-        workers = "-"
-    else:
-        eff = scaling.interval(r.eff, 2)
-        workers = f"{r.workers}" + (" (SMT)" if r.flag == "SMT" else "")
-        ratio = "-" if r.variant == BASELINE else scaling.comparison(a.family, r.eff_vs_base)
-        if not markdown:
-            ratio = ratio.replace("**", "") + (" *" if r.eff_vs_base is not None and
-                                               a.family.significant(r.eff_vs_base) else "")
-    return [overall(a, row), row.variant, row.numpy, row.python, row.os, row.tests, workers, eff, ratio]
-
-
-HEAD = ["verdict", "variant", "NumPy", "Python", "OS", "tests", "N", "t1/tN [95% CI]",
-        "t1/tN / baseline [95% CI] p (Holm)"]
+        cells = [overall(a, row), row.variant, row.numpy, row.python, row.os, row.tests, "-", "-", "-", "-"]
+        return cells + (["-", "-"] if up else [])
+    workers = f"{r.workers}" + (" (SMT)" if r.flag == "SMT" else "")
+    cells = [overall(a, row), row.variant, row.numpy, row.python, row.os, row.tests, workers,
+             scaling.interval(r.eff, 2), _ratio(a, r.eff_vs_base, markdown),
+             _ratio(a, r.ns_vs_base, markdown)]
+    return cells + ([_ratio(a, r.eff_vs_up, markdown), _ratio(a, r.ns_vs_up, markdown)] if up else [])
 
 
 def _explain(a: Analysis) -> str:
     cells = sorted({(r.workload, r.size) for r in a.verdict_rows if r.scaling})
-    what = ", ".join(f"{w} n={s}" for w, s in cells) or "no threaded cells"
-    return (f"t1/tN of {what} (threads) at the largest N within the physical cores; ratio to the same "
-            f"NumPy's baseline with bootstrap {stats.LEVEL:.0%} CI; Mann-Whitney p Holm-adjusted across "
-            f"all {len(a.family)} comparisons of the report; significant when adjusted p < {stats.ALPHA}.")
+    what = ", ".join(f"{w} n={s}" + (f" ({per} ufunc calls per kernel iteration)" if (
+        per := a.pool.workloads.get(w, {}).get("calls_per_iteration", 1)) != 1 else "")
+        for w, s in cells) or "no threaded cells"
+    sizes = sorted({a.family.size(g) for g in a.pool.groups if a.family.size(g)})
+    tests = (f"Mann-Whitney p Holm-adjusted within the run's fixed family of {'/'.join(map(str, sizes))} "
+             f"headline comparisons, CIs Bonferroni-adjusted to it; significant when adjusted p < "
+             f"{stats.ALPHA}" if sizes else "no headline comparison (no baseline measured in the run)")
+    pooled = " Runs pooled (--pool-runs): exploratory, nothing is significant." if a.pool.pooled else ""
+    return (f"t1/tN of {what} (threads) at the largest N within the physical cores, and 1-thread ns per "
+            f"kernel iteration; ratios to the same run's baseline (and upstream build) of medians over "
+            f"processes; {tests}. '(disturbed)': a cell measured on a busy machine (see the notes).{pooled}")
 
 
 def _notes(a: Analysis) -> list[str]:
     notes = []
-    for machine, runs in a.pool.run_of_machine.items():
+    for group, runs in a.pool.groups.items():
         for w in dict.fromkeys(w for run in runs for w in run.warnings()):
-            notes.append(f"WARNING {machine}: {w}")
+            notes.append(f"WARNING {group}: {w}")
+        m = runs[0].machine
+        start = f"{m.loadavg_at_start[0]:.2f}" if m.loadavg_at_start else "n/a"
+        end = f"{m.loadavg_at_end:.2f}" if m.loadavg_at_end is not None else "n/a"
+        notes.append(f"{group}: 1-minute load {start} at start, {end} at end ({m.usable} usable CPUs)")
+    for r in a.verdict_rows:
+        if r.scaling is not None and r.scaling.disturbed:
+            notes.append(f"disturbed: {r.variant}@{r.numpy} {r.workload} n={r.size} N={r.scaling.workers} "
+                         f"({r.group}): {r.scaling.disturbed}")
     failures = sum(len(run.failures) for run in a.inputs.runs)
     if failures:
         notes.append(f"{failures} failed cell(s): see the report's 'Failed cells' table")
@@ -71,15 +98,15 @@ def _notes(a: Analysis) -> list[str]:
 
 
 def text_table(a: Analysis) -> str:
-    rows = [HEAD, *(_cells(a, r, markdown=False) for r in a.verdict_rows)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEAD))]
+    rows = [head(a), *(_cells(a, r, markdown=False) for r in a.verdict_rows)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join([*lines, "", _explain(a) + " *: significant", *_notes(a)])
 
 
 def markdown_table(a: Analysis, rows: list[VerdictRow] | None = None) -> list[str]:
-    lines = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+    lines = ["| " + " | ".join(head(a)) + " |", "|" + "---|" * len(head(a))]
     lines += ["| " + " | ".join(_cells(a, r, markdown=True)) + " |"
               for r in (a.verdict_rows if rows is None else rows)]
     return [_explain(a) + " **Bold**: significant.", "", *lines]
@@ -118,8 +145,8 @@ def verdict_table(files: Sequence[Path], *, tests_dir: Path | None = None) -> st
 def summary_markdown(a: Analysis, report_name: str = "report.md") -> str:
     """The compact summary: verdict table, headline scaling table, notes; under SUMMARY_LIMIT bytes
     (tables are cut, saying so, if a very large merge would exceed it)."""
-    headline = {(r.machine, r.workload, r.size) for r in a.verdict_rows if r.scaling}
-    scale_rows = [r for r in a.scaling_rows if (r.machine, r.workload, r.size) in headline]
+    headline = {(r.group, r.workload, r.size) for r in a.verdict_rows if r.scaling}
+    scale_rows = [r for r in a.scaling_rows if (r.group, r.workload, r.size) in headline]
     verdict_rows = list(a.verdict_rows)
     notes = _notes(a)
     cut = ""

@@ -13,6 +13,7 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -216,9 +217,15 @@ def run(interp: Interpreter, wheel: Wheel, opts: TestOptions) -> TestResult:
     return result
 
 
+def newly_failing(failing: Iterable[str], baseline_failing: Iterable[str]) -> list[str]:
+    """The one rule of a new failure: failing here, not in baseline's run of the same NumPy, Python,
+    suite and options (``test``, ``test-all`` and the report all ask this)."""
+    return sorted(set(failing) - set(baseline_failing))
+
+
 def new_failures(result: TestResult, baseline: TestResult) -> list[str]:
     """Failing tests baseline passes, then (under a sanitizer) ``race: ...`` for each new race."""
-    new = sorted(set(result.failing) - set(baseline.failing))
+    new = newly_failing(result.failing, baseline.failing)
     return new + tsan_run.new_races(result.tsan, baseline.tsan, result.numpy_version)
 
 
