@@ -258,8 +258,6 @@ def test_headline_prefers_the_tightest_dispatch_bound_workload_measured():
     def keys(*names: str) -> list[Key]:
         return [Key("m", "2.1.3", "baseline", w, 16, "threads", 2) for w in names]
 
-
-
     assert analysis._headline_cell(keys("mix", "keys40")) == ("keys40", 16)  # a run of keys40 alone has one
     assert analysis._headline_cell(keys("npadd", "add", "scalar")) == ("add", 16)
     assert analysis._headline_cell(keys("npadd", "issue27786")) == ("npadd", 16)
