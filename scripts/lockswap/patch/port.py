@@ -258,7 +258,7 @@ def resolve_command(variant: str, spec: str, base_version: str, tree: Path) -> s
 def port(target: Source, variant: str, base: Source, base_patch: Path) -> Ported:
     """``base_patch`` (``variant`` on ``base``) merged onto ``target``: the cached ported patch."""
     base_sha = patch_sha256(base_patch)
-    key = paths.content_key(target.sha256, base_sha, base.version, base.sha256, RECIPE)
+    key = paths.content_key(target.sha256, base_sha, base.version, base.sha256, variant, RECIPE)
     final = paths.cache_root() / "ports" / key
     result = Ported(final / f"{variant}.patch", "", base.version, base_patch, base_sha, target.version)
     if (final / "port.json").is_file():
