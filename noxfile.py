@@ -66,6 +66,13 @@ def patches(session: nox.Session) -> None:
     lockswap(session, "patches")
 
 
+@nox.session
+def port(session: nox.Session) -> None:
+    """Port a variant's patch to a NumPy version without one (-- --variant V --numpy SPEC [--port-from
+    VERSION] [--resolved DIR]): writes patches/<version>/V.patch and its manifest entry for review."""
+    lockswap(session, "port")
+
+
 def _variant_session(action: str, variant: str, doc: str) -> None:
     def session_fn(session: nox.Session) -> None:
         lockswap(session, action, "--variant", variant)

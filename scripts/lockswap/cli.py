@@ -14,9 +14,21 @@ from collections.abc import Sequence
 
 from .base import errors, log, paths, proc
 from .base.errors import LockswapError
-from .commands import bench, bench_build, build, contention, fetch, patches, python, report, test, test_all
+from .commands import (
+    bench,
+    bench_build,
+    build,
+    contention,
+    fetch,
+    patches,
+    port,
+    python,
+    report,
+    test,
+    test_all,
+)
 
-COMMANDS = (python, fetch, patches, build, test, test_all, bench, report, bench_build, contention)
+COMMANDS = (python, fetch, patches, port, build, test, test_all, bench, report, bench_build, contention)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -221,3 +221,15 @@ if __name__ == "__main__":
     print(describe(cycles(edges)) or "no import cycles")
     print(f"{sum(1 for m in edges if m.startswith('lockswap'))} modules, {floors(edges)} floors")
     print("\n".join(upward(edges)) or "no upward imports")
+
+
+def test_code_run_inside_the_venv_has_no_relative_imports():
+    """numpy_extra/ and pytest_plugin/ run as scripts or plugins inside a variant's venv, with no package
+    around them: ``from ..x import y`` there fails only when the case runs."""
+    found = []
+    for folder in ("numpy_extra", "pytest_plugin"):
+        for path in sorted((ROOTS["lockswap"] / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.level:
+                    found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not found, found

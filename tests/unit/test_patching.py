@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lockswap.base import manifest
-from lockswap.base.errors import ConfigError, PatchError
+from lockswap.base.errors import PatchError
 from lockswap.build import pipeline as request
 from lockswap.patch import apply as patching
 from lockswap.source.fetch import Source, Spec
@@ -67,16 +67,11 @@ def test_failing_hunk_is_named_and_nothing_is_left(setup):
     assert "the pristine lookup" in (src.tree / "lock.c").read_text()
 
 
-def test_variant_without_a_patch_for_the_version_is_refused_when_resolved(setup):
-    m, src, _ = setup
-    other = Source(Spec("sdist", "2.5.5"), "2.5.5", src.tree, "e" * 64)
-    with pytest.raises(ConfigError, match=r"no patch for NumPy 2\.5\.5"):
-        apply(other, "good", m)
-    with pytest.raises(ConfigError, match=r"no patch for NumPy 2\.5\.5"):
-        request.target(m, "good", "2.5.5")  # before anything is fetched
+def test_variant_without_a_patch_for_the_version_is_ported_from_the_nearest(setup):
+    m, _, _ = setup
+    assert request.target(m, "good", "2.5.5").port_from == "2.1.3"  # decided before anything is fetched
     assert request.target(m, "good", "path:/x").patch is None  # known once the tree is read
-    with pytest.raises(ConfigError, match=r"no patch for NumPy 2\.5\.5"):
-        request.pinned(m, request.target(m, "good", "path:/x"), "2.5.5")
+    assert request.pinned(m, request.target(m, "good", "path:/x"), "2.5.5").port_from == "2.1.3"
 
 
 def test_header_is_required(tmp_path):

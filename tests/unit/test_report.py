@@ -401,3 +401,15 @@ def test_the_pr_32513_forms_run_and_get_their_table(tmp_path):
     for form in ("`np.sin(a)`", "`np.add(a, b)`", "`a + b`"):
         assert f"| {form} | 2 | " in md
     assert "(87.5%)" not in md and "x [" in md  # 4 processes: [min, max] of the speed-up
+
+
+def test_environment_table_says_which_build_was_ported_from_where(tmp_path):
+    doc = json.loads((FIXTURES / "results-v3.json").read_text())
+    doc["variants"]["rwlock"].update(ported_from="2.2.6", base_patch_sha256="c" * 64)
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(doc))
+    (run,) = _a(path).inputs.runs
+    assert run.targets["rwlock"].ported_from == "2.2.6" and run.targets["baseline"].ported_from == ""
+    rows = [line for line in report.environment_table([run]) if "| rwlock |" in line]
+    assert rows and all("(ported from 2.2.6)" in line for line in rows)
+    assert not any("ported" in line for line in report.environment_table([run]) if "| baseline |" in line)

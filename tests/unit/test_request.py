@@ -12,6 +12,7 @@ from lockswap.base.errors import ConfigError
 from lockswap.build import pipeline as request
 from lockswap.commands import options
 from lockswap.interpreter import find as interpreter
+from lockswap.patch import port
 
 
 def args(*argv: str) -> argparse.Namespace:
@@ -34,22 +35,24 @@ def test_targets_carry_variant_version_and_patch():
     assert [t.variant for t in default.targets] == m.variants_for(m.default_numpy)
 
 
-def test_no_patch_is_one_message_for_every_command(capsys):
+def test_no_patch_means_a_port_decided_once_for_every_command(capsys):
     m = manifest.default()
     missing = [(n, v) for n in m.variants for v in m.numpy if v not in m.versions_for(n)]
     if not missing:
         pytest.skip("every variant has a patch for every NumPy version of the manifest")
     name, version = missing[0]
+    t = request.target(m, name, version)
+    assert t.port_from == port.choose_base(m, name, version) and t.patch == m.patch_for(name, t.port_from)
     with pytest.raises(ConfigError) as err:
-        request.target(m, name, version)
+        request.target(m, name, version, port_from="9.9.9")
     message = err.value.message
-    assert message == f"variant {name!r} has no patch for NumPy {version}"
+    assert message == f"--port-from 9.9.9: variant {name!r} has no patch for NumPy 9.9.9"
     for argv in (["build", "--variant", name, "--numpy", version],
                  ["test", "--variant", name, "--numpy", version],
                  ["test-all", "--variants", name, "--numpy", version],
                  ["bench", "--variants", name, "--numpy", version],
-                 ["bench-build", "--second", name, "--numpy", version]):
-        assert cli.main(argv) == 2, argv
+                 ["port", "--variant", name, "--numpy", version]):
+        assert cli.main([*argv, "--port-from", "9.9.9"]) == 2, argv
         assert message in capsys.readouterr().err, argv
 
 

@@ -20,6 +20,7 @@ from ..interpreter import find as interpreter
 from ..interpreter import sanitizer
 from ..interpreter.find import Interpreter
 from ..patch import apply as patching
+from ..patch import port
 from ..source import fetch as source
 from . import wheel as build
 from .wheel import Wheel
@@ -46,31 +47,39 @@ class Target:
     variant: str
     numpy: str  # the NumPy spec: a version, git:URL@REF or path:DIR
     numpy_version: str | None  # None until a git:/path: spec is fetched
-    patch: Path | None  # None for baseline (and until the version is known)
+    patch: Path | None  # None for baseline (and until the version is known); with port_from, that version's
+    port_from: str | None = None  # the manifest version whose patch is ported (no patch for this version)
 
 
 def numpy_spec(text: str | None, m: Manifest | None = None) -> str:
     return text or (m or manifest.default()).default_numpy
 
 
-def target(m: Manifest, variant: str, spec: str, version: str | None = None, label: str = "") -> Target:
+def target(m: Manifest, variant: str, spec: str, version: str | None = None, label: str = "",
+           port_from: str | None = None) -> Target:
     """``variant`` on ``spec`` (whose version is ``version``, if already known from its tree).
 
-    Fails, with the same message for every command, for an unknown variant or a variant that has
-    no patch for the version.
+    The one place that decides which patch a target gets: the manifest's patch for its version, else
+    the patch of the version :func:`lockswap.patch.port.choose_base` picks (``port_from`` overrides),
+    to be ported by :func:`build_target`. Fails, with the same message for every command, for an
+    unknown variant, a malformed spec or a ``port_from`` the variant has no patch for.
     """
-    m.variant(variant)  # unknown variant: one clear message
+    v = m.variant(variant)  # unknown variant: one clear message
     if version is None and not spec.startswith(_NOT_YET):
-        version = spec
-    patch = None if version is None else m.patch_for(variant, version)
-    return Target(label or variant, variant, spec, version, patch)
+        version = str(source.parse_spec(spec))
+    if version is None or v.is_baseline:
+        return Target(label or variant, variant, spec, version, None)
+    if version in v.patches:
+        return Target(label or variant, variant, spec, version, v.patches[version])
+    base = port.choose_base(m, variant, version, port_from)
+    return Target(label or variant, variant, spec, version, v.patches[base], base)
 
 
-def pinned(m: Manifest, t: Target, version: str) -> Target:
+def pinned(m: Manifest, t: Target, version: str, port_from: str | None = None) -> Target:
     """``t`` once its source is fetched and its NumPy version known (checks the patch again if new)."""
     if t.numpy_version == version:
         return t
-    return replace(target(m, t.variant, t.numpy, version), label=t.label)
+    return replace(target(m, t.variant, t.numpy, version, port_from=port_from), label=t.label)
 
 
 def default_variants(m: Manifest, spec: str) -> list[str]:
@@ -78,7 +87,8 @@ def default_variants(m: Manifest, spec: str) -> list[str]:
     return m.variants_for(spec) if spec in m.numpy else [BASELINE]
 
 
-def parse_targets(m: Manifest, text: str | None, spec: str, *, other_numpy: bool = False) -> list[Target]:
+def parse_targets(m: Manifest, text: str | None, spec: str, *, other_numpy: bool = False,
+                  port_from: str | None = None) -> list[Target]:
     """A comma-separated ``--variants`` list (default: :func:`default_variants`).
 
     With ``other_numpy``, an item ``VARIANT@NUMPY`` is that variant on another NumPy version (label
@@ -96,7 +106,7 @@ def parse_targets(m: Manifest, text: str | None, spec: str, *, other_numpy: bool
         version = version or spec
         label = name if version == spec else f"{name}@{version}"
         if label not in found:
-            found[label] = target(m, name, version, label=label)
+            found[label] = target(m, name, version, label=label, port_from=port_from)
     return list(found.values())
 
 
@@ -105,6 +115,7 @@ class Request:
     numpy: str  # the NumPy spec of the command line (or the manifest's default)
     targets: tuple[Target, ...]
     python: PythonOptions = field(default_factory=PythonOptions)
+    port_from: str | None = None  # --port-from: the base of every port (default: the nearest version)
 
     @cached_property
     def interpreter(self) -> interpreter.Interpreter:
@@ -126,11 +137,30 @@ def build_target(req: Request, t: Target) -> Built:
     """The verified wheel of ``t`` (cache hit if unchanged), built with the request's interpreter."""
     with log.step(f"NumPy source {t.numpy}"):
         src = source.fetch(t.numpy)
-    t = pinned(manifest.default(), t, src.version)  # git:/path: no patch: fail before building CPython
+    m = manifest.default()
+    t = pinned(m, t, src.version, req.port_from)  # git:/path: decided here, before building CPython
+    ported = port_target(t, src) if t.port_from is not None else None
     interp = req.interpreter
-    patched = patching.apply(src, t.variant, t.patch, manifest.default().versions_for(t.variant))
+    # a ported patch says where from in its header (Ported-From), as one a person resolved and listed
+    patched = patching.apply(src, t.variant, ported.patch if ported else t.patch, m.versions_for(t.variant))
     san = req.python.sanitizer  # instrumented: a wheel of its own (label, key) for an instrumented Python
     with log.step(f"wheel for NumPy {src.version} [{sanitizer.variant_label(t.variant, san)}] on Python "
                   f"{interp.short}"):
         wheel = build.build(patched, interp, san)
     return Built(interp, wheel)
+
+
+def port_target(t: Target, src: source.Source) -> port.Ported:
+    """``t``'s base patch ported to ``src`` (cached); a conflict or a moved file stops here."""
+    assert t.patch is not None and t.port_from is not None
+    shown = f"patches/{t.port_from}/{t.patch.name}"
+    log.info(f"{t.variant!r} has no patch for NumPy {src.version}: porting {shown} (NumPy {t.port_from}, "
+             f"sha256 {patching.patch_sha256(t.patch)[:12]}) by a three-way merge")
+    with log.step(f"NumPy source {t.port_from} (merge base)"):
+        base = source.fetch(t.port_from)
+    with log.step(f"port {t.variant} from NumPy {t.port_from} to {src.version}"):
+        ported = port.port(src, t.variant, base, t.patch)
+    log.info(f"ported {t.variant} from NumPy {ported.base_version} (base patch sha256 "
+             f"{ported.base_patch_sha256[:12]}) to {src.version}: {ported.patch} "
+             f"(sha256 {ported.sha256[:12]})")
+    return ported

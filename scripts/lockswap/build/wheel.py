@@ -70,6 +70,8 @@ class Wheel:
     source_sha256: str
     key: str
     blas: str = BLAS  # the BLAS it was built with (part of the key through BUILD_OPTIONS)
+    ported_from: str = ""  # the NumPy version whose patch was ported ("" for a manifest patch)
+    base_patch_sha256: str = ""  # that version's patch; patch_sha256 is the ported patch's
 
     def to_json(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.__dict__.items()}
@@ -240,9 +242,13 @@ def _build_locked(patched: PatchedTree, interp: Interpreter, sanitizer: str | No
             (staging / "wheel.json").write_text(json.dumps(
                 {"variant": patched.variant, "numpy_version": src.version, "version": version,
                  "patch_sha256": patched.patch_sha256, "source_sha256": src.sha256, "key": key, "blas": BLAS,
+                 "ported_from": patched.ported_from, "base_patch_sha256": patched.base_patch_sha256,
                  "interpreter": interp.to_json(), "verify": info}, indent=2))
+            if patched.ported_from and patched.patch:  # the ported patch, readable beside the wheel
+                shutil.copyfile(patched.patch, staging / "ported.patch")
         found = list(store.glob("*.whl"))
     dest = paths.dist_dir() / found[0].name
     paths.atomic_copy(found[0], dest)
     return Wheel(dest, patched.variant, src.version, version, interp.abi_tag, patched.patch_sha256,
-                 src.sha256, key)
+                 src.sha256, key, ported_from=patched.ported_from,
+                 base_patch_sha256=patched.base_patch_sha256)

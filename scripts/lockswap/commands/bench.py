@@ -39,6 +39,7 @@ PLAN_OPTIONS = ("workloads", "sizes", "workers", "modes", "repeats", "target_sec
 def add_args(p: argparse.ArgumentParser) -> None:
     options.add_python_args(p)
     options.add_numpy_arg(p)
+    options.add_port_arg(p)
     p.add_argument("--variants", help="comma-separated; VARIANT@NUMPY measures another NumPy version in the "
                    "same run, e.g. baseline,rwlock,baseline@2.2.6 (default: every variant of --numpy)")
     p.add_argument("--workloads", help=f"comma-separated from {', '.join(workloads.REGISTRY)} (default: "

@@ -32,6 +32,7 @@ HELP = "which shared objects limit thread scaling: candidates and their gain whe
 def add_args(p: argparse.ArgumentParser) -> None:
     options.add_python_args(p)
     options.add_numpy_arg(p)
+    options.add_port_arg(p)
     p.add_argument("--variant", help="variant name from patches/manifest.toml (default: baseline)")
     p.add_argument("--workload", help=f"bench workload: {', '.join(workloads.REGISTRY)} (default: add)")
     p.add_argument("--kernel", help="a Python file defining string constants `setup` and `kernel` "

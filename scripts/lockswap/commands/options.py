@@ -37,6 +37,14 @@ def add_numpy_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_port_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--port-from", default=None, metavar="VERSION",
+        help="a variant with no patch for --numpy gets the patch of this manifest version ported by a "
+             "three-way merge (default: the nearest version not newer, else the nearest newer)",
+    )
+
+
 def python_options(args: argparse.Namespace) -> PythonOptions:
     """``--python``, ``--python-version``, ``--cpython-source``, ``--sanitizer`` of a command line.
 
@@ -63,7 +71,8 @@ def from_args(args: argparse.Namespace, variants: Sequence[str] = (), *, variant
     m = manifest.default()
     spec = pipeline.numpy_spec(getattr(args, "numpy", None), m)
     if variants:
-        targets = [pipeline.target(m, v, spec) for v in variants]
+        targets = [pipeline.target(m, v, spec, port_from=getattr(args, "port_from", None)) for v in variants]
     else:
-        targets = pipeline.parse_targets(m, variants_text, spec, other_numpy=other_numpy)
-    return Request(spec, tuple(targets), python_options(args))
+        targets = pipeline.parse_targets(m, variants_text, spec, other_numpy=other_numpy,
+                                         port_from=getattr(args, "port_from", None))
+    return Request(spec, tuple(targets), python_options(args), getattr(args, "port_from", None))

@@ -23,6 +23,7 @@ HELP = "run NumPy's tests on one variant and compare with baseline"
 def add_suite_args(p: argparse.ArgumentParser) -> None:
     options.add_python_args(p)
     options.add_numpy_arg(p)
+    options.add_port_arg(p)
     p.add_argument("--suite", default="quick", choices=testsuite.SUITES,
                    help="quick (default): ufunc/umath/threading/dispatch-cache tests; full: whole suite; "
                         "threads: every test module that uses threads; parallel: quick under "

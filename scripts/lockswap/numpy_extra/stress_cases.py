@@ -334,7 +334,7 @@ def case_bench_workloads() -> None:
     in the default bench)."""
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, os.path.dirname(os.path.dirname(here)))  # scripts/ (stdlib-only modules)
-    from ..bench import worker, workloads
+    from lockswap.bench import worker, workloads
 
     threading.settrace(_window_tracer)
     for w in workloads.REGISTRY.values():

@@ -29,6 +29,8 @@ class PatchedTree:
     tree: Path
     patch: Path | None
     patch_sha256: str  # "" for baseline
+    ported_from: str = ""  # the NumPy version whose patch was ported to this tree ("" if none)
+    base_patch_sha256: str = ""  # that version's patch (the ported one is ``patch``)
 
 
 def read_header(patch: Path) -> dict[str, str]:
@@ -121,11 +123,11 @@ def apply(source: Source, variant: str, patch: Path | None, supported: Sequence[
     """
     if patch is None:
         return PatchedTree(source, variant, source.tree, None, "")
-    read_header(patch)
+    ported = ported_from(read_header(patch))
     psha = patch_sha256(patch)
     final = paths.cache_root() / "trees" / paths.content_key(source.sha256, psha)
     if (final / "tree").is_dir():
-        return PatchedTree(source, variant, final / "tree", patch, psha)
+        return PatchedTree(source, variant, final / "tree", patch, psha, *ported)
     shown = Path(patch.parent.name, patch.name)
     with paths.staging(final) as stage, log.step(f"apply {shown} to NumPy {source.version}"):
         copy_tree(source.tree, stage.path / "tree")
@@ -139,7 +141,13 @@ def apply(source: Source, variant: str, patch: Path | None, supported: Sequence[
                 "use one of those, or refresh the patch for this tree",
             ) from None
         git_apply(patch, stage.path / "tree", check_only=False)
-    return PatchedTree(source, variant, final / "tree", patch, psha)
+    return PatchedTree(source, variant, final / "tree", patch, psha, *ported)
+
+
+def ported_from(header: dict[str, str]) -> tuple[str, str]:
+    """(version, its patch's sha256) of a ported patch's ``Ported-From`` field; empty strings if none."""
+    m = re.match(r"(\S+) \(patch sha256 ([0-9a-f]{64})\)", header.get("Ported-From", ""))
+    return (m.group(1), m.group(2)) if m else ("", "")
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ def environment_table(runs: Sequence[BenchRun]) -> list[str]:
                 f"| {esc(run.machine_label)} | {esc(run.path.name)} | {esc(run.created)} | {esc(run.os)} | "
                 f"{m.usable} ({m.physical}) | "
                 f"{load} | {esc(t.label)}{up} | {esc(t.variant)} | {esc(t.version)} | {esc(t.python)} | "
-                f"{'**ENABLED**' if t.gil_enabled else 'disabled'} | {esc(t.patch_sha256[:12] or '-')} | "
+                f"{'**ENABLED**' if t.gil_enabled else 'disabled'} | {esc(t.patch_sha256[:12] or '-')}"
+                f"{f' (ported from {esc(t.ported_from)})' if t.ported_from else ''} | "
                 f"{esc(run.commit[:10])}{' (dirty)' if run.dirty else ''} |")
     return lines
 

@@ -99,6 +99,7 @@ class Target:
     python: str  # e.g. "3.13t" (minor version + t when free-threaded), "?" if unknown
     version: str  # the wheel's version, e.g. 2.1.3+lockswap.rwlock
     patch_sha256: str
+    ported_from: str = ""  # the NumPy version whose patch was ported to this one ("" if none)
 
     @classmethod
     def of(cls, label: str, t: dict[str, Any]) -> Target:
@@ -107,7 +108,7 @@ class Target:
                    short_python(w.get("python") or (t.get("interpreter") or {}).get("version"),
                                 w.get("free_threaded", (t.get("interpreter") or {}).get("free_threaded"))),
                    str(w.get("numpy_dist_version") or t.get("version") or "?"),
-                   str(t.get("patch_sha256") or ""))
+                   str(t.get("patch_sha256") or ""), str(t.get("ported_from") or ""))
 
 
 @dataclass(frozen=True)

@@ -236,7 +236,7 @@ def table(rows: list[tuple[TestResult, list[str]]]) -> str:
     for r, new in rows:
         verdict = f"CRASHED: {r.crashed}" if r.crashed else ("new failures" if new else "as baseline")
         lines.append(
-            f"| {r.variant} | {r.counts['passed'] + r.counts['xpassed']} | "
+            f"| {r.variant}{_ported(r)} | {r.counts['passed'] + r.counts['xpassed']} | "
             f"{r.counts['failed'] + r.counts['error']} | {r.counts['skipped']} | {r.counts['xfailed']} | "
             f"{len(new)} | {verdict} |"
         )
@@ -245,6 +245,12 @@ def table(rows: list[tuple[TestResult, list[str]]]) -> str:
     return "\n".join([*lines, *(["", "New failures:", *detail] if detail else []),
                       *(["", "Known upstream behaviour (xfailed, from numpy_extra/known_upstream.json):",
                          *known] if known else []), *tsan_run.summary_lines(rows)])
+
+
+def _ported(r: TestResult) -> str:
+    """`` (ported from 2.4.6)`` for a wheel built from a ported patch."""
+    base = r.wheel.get("ported_from")
+    return f" (ported from {base})" if base else ""
 
 
 def known_upstream_notes(rows: list[tuple[TestResult, list[str]]]) -> list[str]:
