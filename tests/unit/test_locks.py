@@ -96,6 +96,7 @@ def test_the_wheel_store_is_rechecked_under_its_lock(tmp_path, monkeypatch, cach
 
     class Tree:
         source, variant, patch_sha256, tree = Src(), "x", "p", tmp_path
+        ported_from, base_patch_sha256 = "", ""
 
     class Interp:
         abi_tag = "cp313t"
