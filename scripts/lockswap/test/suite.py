@@ -44,7 +44,9 @@ PLUGIN_DIR = paths.PACKAGE / "pytest_plugin"
 STRESS_TEST = paths.PACKAGE / "numpy_extra" / "test_lockswap_stress.py"
 # the per-thread cache's own check (tls variants; skips on builds without its counters)
 TLS_TEST = paths.PACKAGE / "numpy_extra" / "test_lockswap_tls.py"
-OWN_TESTS = (str(STRESS_TEST), str(TLS_TEST))
+# the rwlock variant's lock policy per C library (skips on builds without it)
+RWLOCK_TEST = paths.PACKAGE / "numpy_extra" / "test_lockswap_rwlock.py"
+OWN_TESTS = (str(STRESS_TEST), str(TLS_TEST), str(RWLOCK_TEST))
 # --suite stress: the adversarial cases (numpy_extra/stress_cases.py), each in its own process
 STRESS_CASES = paths.PACKAGE / "numpy_extra" / "test_lockswap_stress_cases.py"
 _COUNTED = ("passed", "failed", "skipped", "xfailed", "xpassed", "error")
