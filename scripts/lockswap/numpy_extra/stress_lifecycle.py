@@ -189,13 +189,13 @@ def case_fork() -> None:
 
 
 class _AtExit:
-    """Kept by a module global; its __del__ (run while the interpreter finalizes) calls np.add on a
-    cached and a fresh key. Holds what it needs: module globals may be gone by then."""
+    """Kept by a module global (no cycle: it dies when that module's globals are cleared or
+    collected); its __del__, run while the interpreter finalizes, calls np.add on a cached and a
+    fresh key. Holds what it needs: module globals may be gone by then."""
 
     def __init__(self) -> None:
         self.add, self.write, self.want = np.add, os.write, np.dtype("q")
         self.ones = {c: arr(c) for c in "dIq"}
-        self.me = self  # a cycle too: the final collection may be the one that runs __del__
 
     def __del__(self) -> None:
         o = self.ones
