@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -65,13 +66,60 @@ def test_stress_suite_runs_the_cases_and_the_dispatch_stress_test(tmp_path):
         assert own <= set(testsuite.selection(suite, tmp_path))
 
 
+EXTRA = Path(testsuite.STRESS_CASES).parent
+
+
+def _case_names() -> set[str]:
+    """Every case function of stress_cases.py and the sibling modules it collects them from."""
+    names = set()
+    for f in EXTRA.glob("stress_*.py"):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("case_"):
+                names.add(node.name[5:])
+    return names
+
+
 def test_known_upstream_is_one_file_with_a_reason_per_entry():
     data = json.loads(tsan_run.KNOWN_UPSTREAM.read_text())
-    cases = (Path(testsuite.STRESS_CASES).parent / "stress_cases.py").read_text()
+    assert "baseline" in data["about"]
     for case, entries in data["cases"].items():
-        assert f"def case_{case}(" in cases, case
+        assert case in _case_names(), case
         for e in entries:
             assert e["numpy"] and len(e["reason"]) > 20
+
+
+def test_every_case_is_named_in_the_module_docstring():
+    doc = ast.get_docstring(ast.parse((EXTRA / "stress_cases.py").read_text(encoding="utf-8"))) or ""
+    names = _case_names()
+    assert {"reentrant_fresh", "reentrant_cross_thread_fresh", "writer_starvation", "fork",
+            "finalization"} <= names
+    assert [n for n in sorted(names) if f"``{n}``" not in doc] == []
+
+
+def test_only_the_baseline_build_may_xfail_a_recorded_case():
+    data = json.loads(tsan_run.KNOWN_UPSTREAM.read_text())
+    case, entries = next((c, e) for c, e in data["cases"].items() if "python" not in e[0])
+    version = entries[0]["numpy"].replace("*", "0")
+    assert stress_runner.known_upstream(case, version, "baseline") == entries[0]["reason"]
+    for build in ("rwlock", "tls", ""):
+        assert stress_runner.known_upstream(case, version, build) == ""
+    assert stress_runner.known_upstream("table_growth", version, "baseline") == ""
+
+
+@pytest.mark.parametrize(("env", "dist", "want"), [
+    ({"LOCKSWAP_VARIANT": "rwlock"}, "2.3.5+lockswap.baseline", "rwlock"),  # lockswap test says
+    ({}, "2.3.5+lockswap.tls", "tls"),
+    ({}, "2.3.5+lockswap.baseline", "baseline"),
+    ({}, "2.5.5", "baseline"),  # no local label: NumPy as released
+    ({}, "2.5.5+someone.else", "someone.else"),  # never taken for baseline
+])
+def test_the_venv_knows_its_variant(env, dist, want):
+    assert stress_runner.variant(env, dist) == want
+
+
+def test_lockswap_test_tells_the_venv_its_variant():
+    text = (Path(testsuite.__file__)).read_text(encoding="utf-8")
+    assert '"LOCKSWAP_VARIANT": wheel.variant' in text
 
 
 def test_verdict_table_lists_known_upstream_cases(tmp_path):

@@ -63,9 +63,11 @@ def baseline_for(req: Request, result: TestResult, opts: TestOptions) -> TestRes
     return run_target(req, pipeline.target(manifest.default(), BASELINE, req.numpy), opts)
 
 
-def verdict(rows: list[tuple[TestResult, list[str]]]) -> int:
-    """Print the verdict table (and add it to CI's job summary); exit status 1 on new failures."""
-    text = testsuite.table(rows)
+def verdict(rows: list[tuple[TestResult, list[str]]], baseline: TestResult | None = None) -> int:
+    """Print the verdict table (and add it to CI's job summary); exit status 1 on new failures.
+    ``baseline``: baseline's result when it is not one of the rows (its stress cases attribute the
+    variants')."""
+    text = testsuite.table(rows, baseline)
     print(text)
     log.job_summary(f"### NumPy test suite\n\n{text}")
     bad = [r for r, new in rows if new or r.crashed]
@@ -77,5 +79,7 @@ def run(args: argparse.Namespace) -> int:
     opts = test_options(args, req)
     (t,) = req.targets
     result = run_target(req, t, opts)
-    new = [] if t.variant == BASELINE else testsuite.new_failures(result, baseline_for(req, result, opts))
-    return verdict([(result, new)])
+    if t.variant == BASELINE:
+        return verdict([(result, [])])
+    base = baseline_for(req, result, opts)
+    return verdict([(result, testsuite.new_failures(result, base))], base)

@@ -6,12 +6,24 @@
 
 Runs INSIDE a variant's test venv (stdlib + NumPy only). Each case arms
 ``faulthandler.dump_traceback_later(..., exit=True)``, so a hang ends as exit 1 with every thread's
-stack on stderr; a crash (abort, segfault) ends with faulthandler's stack. ``test_lockswap_stress.py``
-runs every case in its own subprocess with an outer timeout and turns the result into a named
-pytest outcome. Cases (see each function): re-entrant resolution through a ctypes promoter (hit,
-miss, cross-thread), concurrent table growth, hits racing with promoter registration, thread churn,
-user ufuncs dying while cached, shutdown with daemon threads, the benchmark's workloads, and
-NumPy's lazy submodule attributes under concurrent first access.
+stack on stderr; a crash (abort, segfault) ends with faulthandler's stack.
+``test_lockswap_stress_cases.py`` runs every case in its own subprocess with an outer timeout and
+turns the result into a named pytest outcome. Cases (see each function):
+
+- re-entrant resolution through a ctypes promoter (``stress_reentrant.py``): ``reentrant_hit``,
+  ``reentrant_miss``, ``reentrant_cross_thread`` (keys cached before the promoter runs), and
+  ``reentrant_fresh``, ``reentrant_cross_thread_fresh`` (keys the re-entering thread never used,
+  some cached in the shared table by another thread, some by nobody: a per-thread cache must take
+  the shared, locked path while resolution is in progress);
+- ``table_growth`` (concurrent inserts and resizes), ``register_race`` (hits racing with promoter
+  registration), ``thread_churn``, ``ufunc_death`` (user ufuncs dying while cached);
+- process lifecycle and fairness (``stress_lifecycle.py``): ``shutdown`` (daemon threads calling
+  ufuncs at exit), ``fork`` (children forked while threads hit and insert must call the same
+  ufuncs and exit in time), ``finalization`` (atexit and ``__del__`` call a ufunc while a daemon
+  thread is blocked mid-resolution of it; run in a child interpreter), ``writer_starvation``
+  (inserts among THREADS-1 readers of one cached key, each within a bound);
+- ``bench_workloads`` (the benchmark's workloads under many threads) and ``lazy_import_race``
+  (NumPy's lazy submodule attributes under concurrent first access).
 """
 
 from __future__ import annotations
@@ -23,145 +35,22 @@ import random
 import sys
 import threading
 import time
-import typing
 import warnings
 
 import numpy as np
-from capi_promoter import ERRORS, add_promoter, dtype_class  # beside this file (run by path)
 
-# a case that has not finished after WATCHDOG seconds is a hang (generous: 2 shared cores under load)
-WATCHDOG = float(os.environ.get("LOCKSWAP_STRESS_WATCHDOG", "300"))
-THREADS = int(os.environ.get("LOCKSWAP_STRESS_THREADS", "8"))
-CODES = "?bBhHiIlLqQefdFD"
-BINARY = ("add", "subtract", "multiply", "true_divide", "maximum", "minimum", "power", "arctan2",
-          "hypot", "greater", "equal", "logical_and", "bitwise_and", "floor_divide", "fmod",
-          "copysign", "nextafter", "logaddexp", "heaviside", "fmax")
+# beside this file (run by path, so its folder is on sys.path)
+import stress_lifecycle
+import stress_reentrant
+from capi_promoter import ERRORS, add_promoter, dtype_class
+from stress_common import CODES, THREADS, WATCHDOG, CaseFailed, arr, check, combos, outcome, run_threads
+
 # NumPy's lazily imported submodules (numpy/__init__.py's module __getattr__)
 LAZY = ("rec", "char", "testing", "ctypeslib", "typing", "strings", "polynomial", "ma", "fft",
         "linalg", "random", "dtypes", "exceptions", "matlib", "core")
 
 
-class CaseFailed(Exception):
-    pass
-
-
-def check(cond: bool, what: str) -> None:
-    if not cond:
-        raise CaseFailed(what)
-
-
-def arr(code: str, n: int = 3) -> np.ndarray:
-    return np.ones(n, dtype=code)
-
-
 # ---------------------------------------------------------------- cases
-def case_reentrant_hit() -> None:
-    """A promoter (Python, via PyUFunc_AddPromoter) calls the same ufunc on a cached key and runs
-    gc.collect() while NumPy resolves a miss of that ufunc (rwlock: read lock under its own write
-    lock; mutex: the same mutex)."""
-    f = arr("d")
-    np.add(f, f)  # cached
-
-    def body():
-        check(np.add(f, f)[0] == 2.0, "re-entrant hit: wrong result")
-        gc.collect()
-
-    add_promoter(np.add, (dtype_class("b"), dtype_class("e"), None), body)
-    got = np.add(arr("b"), arr("e"))
-    check(got.dtype == np.float64 and got[0] == 2.0, f"promoted result {got!r}")
-    check(not ERRORS, f"errors inside the promoter: {ERRORS}")
-
-
-class _Finalized:
-    """Part of a reference cycle; its __del__ calls np.add when gc.collect() runs it."""
-    calls: typing.ClassVar[list[np.ndarray]] = []
-
-    def __init__(self) -> None:
-        self.me = self
-
-    def __del__(self) -> None:
-        _Finalized.calls.append(np.add(arr("I"), arr("H")))
-
-
-def case_reentrant_miss() -> None:
-    """As reentrant_hit, but the re-entrant calls are misses (a new key of the same ufunc,
-    directly and from a __del__ run by gc.collect()), so the inner call resolves and inserts too."""
-    def body():
-        _Finalized()
-        check(np.add(arr("h"), arr("B")).dtype == np.int16, "re-entrant miss: wrong dtype")
-        gc.collect()
-
-    add_promoter(np.add, (dtype_class("b"), dtype_class("e"), None), body)
-    got = np.add(arr("b"), arr("e"))
-    check(got.dtype == np.float64, f"promoted result {got!r}")
-    check(bool(_Finalized.calls) and _Finalized.calls[0].dtype == np.uint32,
-          f"finalizer's np.add: {_Finalized.calls}")
-    check(not ERRORS, f"errors inside the promoter: {ERRORS}")
-
-
-def case_reentrant_cross_thread() -> None:
-    """Two threads resolve add and multiply at once (behind a barrier); add's promoter calls
-    multiply and multiply's calls add: whoever holds a ufunc's lock across resolution deadlocks."""
-    f = arr("d")
-    np.add(f, f), np.multiply(f, f)
-    barrier = threading.Barrier(2)
-
-    def calls(other):
-        def body():
-            barrier.wait(timeout=WATCHDOG / 4)
-            check(other(f, f)[0] in (1.0, 2.0), "cross call: wrong result")
-        return body
-
-    key = (dtype_class("h"), dtype_class("e"), None)
-    add_promoter(np.add, key, calls(np.multiply))
-    add_promoter(np.multiply, key, calls(np.add))
-    results: dict[str, object] = {}
-
-    def run(name):
-        results[name] = getattr(np, name)(arr("h"), arr("e")).dtype
-
-    ts = [threading.Thread(target=run, args=(n,)) for n in ("add", "multiply")]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    check(results == {"add": np.float64, "multiply": np.float64}, f"results {results}")
-    check(not ERRORS, f"errors inside the promoters: {ERRORS}")
-
-
-def _outcome(uf, a, b):
-    try:
-        r = uf(a, b)
-    except Exception as exc:  # invalid combinations: the error is the outcome
-        return ("exc", type(exc).__name__)
-    return ("ok", r.dtype.str, r.tobytes())
-
-
-def _combos(seed: int):
-    combos = [(u, a, b) for u in BINARY for a in CODES for b in CODES]
-    random.Random(seed).shuffle(combos)
-    return combos
-
-
-def _run_threads(n: int, target) -> None:
-    barrier = threading.Barrier(n)
-    errors: list[str] = []
-
-    def wrapped(i):
-        try:
-            barrier.wait(timeout=WATCHDOG / 2)
-            target(i)
-        except BaseException as exc:
-            errors.append(f"thread {i}: {exc!r}")
-
-    ts = [threading.Thread(target=wrapped, args=(i,)) for i in range(n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    check(not errors, "; ".join(errors[:5]))
-
-
 def case_table_growth() -> None:
     """Many threads insert fresh keys at once (every binary ufunc x dtype pair, each thread in its
     own order): lookups walk tables that other threads are growing. Results must equal a
@@ -170,13 +59,13 @@ def case_table_growth() -> None:
     got: list[dict] = [{} for _ in range(THREADS)]
 
     def work(i):
-        for u, a, b in _combos(i):
-            got[i][(u, a, b)] = _outcome(getattr(np, u), arrays[a], arrays[b])
+        for u, a, b in combos(i):
+            got[i][(u, a, b)] = outcome(getattr(np, u), arrays[a], arrays[b])
 
     with np.errstate(all="ignore"):
-        _run_threads(THREADS, work)
+        run_threads(THREADS, work)
         for key in got[0]:
-            want = _outcome(getattr(np, key[0]), arrays[key[1]], arrays[key[2]])
+            want = outcome(getattr(np, key[0]), arrays[key[1]], arrays[key[2]])
             bad = [i for i in range(THREADS) if got[i][key] != want]
             check(not bad, f"{key}: threads {bad} disagree with {want}")
 
@@ -209,7 +98,7 @@ def case_register_race() -> None:
         else:
             reader(i)
 
-    _run_threads(THREADS, work)
+    run_threads(THREADS, work)
     check(not ERRORS, f"errors inside the promoters: {ERRORS}")
 
 
@@ -219,15 +108,15 @@ def case_thread_churn() -> None:
     and no new ones after LOCKSWAP_STRESS_CHURN_SECONDS (60; a loaded machine starts fewer)."""
     total = int(os.environ.get("LOCKSWAP_STRESS_CHURN", "3000"))
     deadline = time.monotonic() + float(os.environ.get("LOCKSWAP_STRESS_CHURN_SECONDS", "60"))
-    combos = _combos(7)[:400]
+    keys = combos(7)[:400]
     arrays = {c: np.arange(1, 4).astype(c) for c in CODES}
     errors: list[str] = []
 
     def one(k):
         try:
             with np.errstate(all="ignore"):
-                for u, a, b in combos[k % 50 * 8:(k % 50 + 1) * 8]:
-                    _outcome(getattr(np, u), arrays[a], arrays[b])
+                for u, a, b in keys[k % 50 * 8:(k % 50 + 1) * 8]:
+                    outcome(getattr(np, u), arrays[a], arrays[b])
                 check(np.add(arrays["d"], arrays["d"])[2] == 6.0, "wrong result")
         except BaseException as exc:
             errors.append(repr(exc))
@@ -262,24 +151,7 @@ def case_ufunc_death() -> None:
             if k % 25 == i % 25:
                 gc.collect()
 
-    _run_threads(THREADS, work)
-
-
-def case_shutdown() -> None:
-    """Daemon threads keep calling ufuncs with fresh dtype pairs while the interpreter finalizes
-    (the case returns at once; a crash or hang at exit is the failure)."""
-    arrays = {c: np.arange(1, 4).astype(c) for c in CODES}
-
-    def spin(i):
-        with np.errstate(all="ignore"):
-            while True:
-                for u, a, b in _combos(100 + i):
-                    _outcome(getattr(np, u), arrays[a], arrays[b])
-                    np.frompyfunc(lambda x, y: x, 2, 1)(arrays[a], arrays[b])
-
-    for i in range(THREADS):
-        threading.Thread(target=spin, args=(i,), daemon=True).start()
-    time.sleep(0.3)
+    run_threads(THREADS, work)
 
 
 _ARRIVAL = __import__("itertools").count()
@@ -324,7 +196,7 @@ def case_lazy_import_race() -> None:
         for n in names[i % len(names):] + names[:i % len(names)]:
             getattr(np, n)
 
-    _run_threads(THREADS, work)
+    run_threads(THREADS, work)
 
 
 def case_bench_workloads() -> None:
@@ -345,10 +217,17 @@ def case_bench_workloads() -> None:
         check(len(spans) == THREADS and all(s and s[1] >= s[0] for s in spans), f"{w.name}: {spans}")
 
 
-CASES = {name[5:]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
+CASES = dict(sorted((name[5:], fn) for module in (globals(), vars(stress_reentrant), vars(stress_lifecycle))
+                    for name, fn in module.items() if name.startswith("case_")))
 
 
 def main(argv: list[str]) -> int:
+    if argv[1:] == [stress_lifecycle.CHILD_FLAG]:  # the interpreter case_finalization observes
+        try:
+            return stress_lifecycle.finalization_child()
+        except CaseFailed as exc:
+            print(f"finalization child: FAIL: {exc}", flush=True)
+            return 1
     if argv[1:] == ["--list"]:
         print("\n".join(CASES))
         return 0

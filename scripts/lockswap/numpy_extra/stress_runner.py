@@ -4,11 +4,15 @@ Runs inside the variant's venv, where lockswap (and so ``proc.run``) is not inst
 ``subprocess``. Used by ``test_lockswap_stress_cases.py`` inside the variant's venv and by lockswap's
 unit tests (with tiny pure-Python fixture scripts): a crash (killed by a signal, faulthandler's stack on
 stderr), a hang (the case's own faulthandler watchdog fired, or the outer timeout killed it) and a
-plain failure are all a named :class:`CaseResult`, never a hung job.
+plain failure are all a named :class:`CaseResult`, never a hung job. :func:`known_upstream` is the
+venv side of the attribution rule: only the baseline build may turn a recorded case into xfail.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -16,6 +20,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TAIL = 6000  # characters of output kept in a failure message
+KNOWN = Path(__file__).with_name("known_upstream.json")
+BASELINE = "baseline"
+
+
+def variant(environ: dict[str, str] | None = None, numpy_dist_version: str | None = None) -> str:
+    """The variant of the NumPy under test: ``LOCKSWAP_VARIANT`` (set by ``lockswap test``), else
+    the installed wheel's local label (``2.3.5+lockswap.rwlock``); no label: NumPy as released."""
+    told = (os.environ if environ is None else environ).get("LOCKSWAP_VARIANT")
+    if told:
+        return told
+    if numpy_dist_version is None:
+        from importlib.metadata import version
+
+        numpy_dist_version = version("numpy")
+    _, plus, label = numpy_dist_version.partition("+")
+    if not plus:
+        return BASELINE
+    return label[len("lockswap."):] if label.startswith("lockswap.") else label
+
+
+def known_upstream(case: str, numpy_version: str, build: str, python: str | None = None) -> str:
+    """Why NumPy as released fails ``case`` (``known_upstream.json``), or "": for the baseline build
+    only; any other build reports its failure as a failure (the host side attributes it)."""
+    if build != BASELINE:
+        return ""
+    python = python or "{}.{}".format(*sys.version_info[:2])
+    for e in json.loads(KNOWN.read_text(encoding="utf-8"))["cases"].get(case, []):
+        if fnmatch.fnmatch(numpy_version, e["numpy"]) and fnmatch.fnmatch(python, e.get("python", "*")):
+            return str(e["reason"])
+    return ""
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ all exploratory (they were not interleaved with each other).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..base import stats
 from ..base.manifest import BASELINE
-from ..test import suite
+from ..test import attribution, suite
 from . import scaling
 from .results import Inputs, Key, Pool, TestVerdict, pool
 
@@ -58,6 +58,7 @@ class Analysis:
     verdict_rows: list[VerdictRow]
     reference: tuple[str, str] | None
     heads: dict[str, scaling.Headline]
+    stress: list[StressGroup] = field(default_factory=list)
 
     def upstream_version(self) -> str | None:
         """The NumPy of the upstream build, when every run that measured one agrees on it."""
@@ -65,18 +66,61 @@ class Analysis:
         return found.pop() if len(found) == 1 else None
 
 
+@dataclass(frozen=True)
+class StressGroup:
+    """The stress cases of one NumPy, Python, suite and OS: one column of words per build."""
+    numpy: str
+    python: str
+    suite: str
+    os: str
+    columns: list[tuple[str, dict[str, str]]]
+
+
+def _baseline_of(t: TestVerdict, tests: tuple[TestVerdict, ...]) -> TestVerdict | None:
+    return next((b for b in tests if b.variant == BASELINE and (b.numpy_version, b.python, b.suite, b.os) ==
+                 (t.numpy_version, t.python, t.suite, t.os)), None)
+
+
+def stress_words(t: TestVerdict, tests: tuple[TestVerdict, ...]) -> dict[str, str]:
+    """The words of a run's stress cases (the test stage's one rule, ``attribution.attribute``);
+    baseline's own: ``passes`` / ``upstream flaw``."""
+    if t.variant == BASELINE:
+        return attribution.baseline_words(t.stress)
+    base = _baseline_of(t, tests)
+    return attribution.attribute(t.stress, base.stress if base else None, t.numpy_version, t.python)
+
+
 def test_text(t: TestVerdict, tests: tuple[TestVerdict, ...]) -> tuple[str, bool]:
     """One test run's verdict and whether it is good: new failures are judged against baseline's run
-    of the same NumPy, Python, suite and OS when one is present (the test stage's one rule)."""
+    of the same NumPy, Python, suite and OS when one is present (the test stage's one rule), a stress
+    case inheriting baseline's upstream flaw is never one, and the stress cases' words are named."""
     if t.crashed:
         return f"CRASHED ({t.crashed[:60]})", False
-    base = next((b for b in tests if b.variant == BASELINE and (b.numpy_version, b.python, b.suite, b.os) ==
-                 (t.numpy_version, t.python, t.suite, t.os)), None)
-    if base is not None and t.variant != BASELINE:
-        new = suite.newly_failing(t.failing, base.failing)
-        return ("as baseline", True) if not new else (f"{len(new)} new failures", False)
-    n = t.counts.get("failed", 0) + t.counts.get("error", 0)
-    return ("pass", True) if n == 0 else (f"{n} failing", t.variant == BASELINE)
+    base = _baseline_of(t, tests)
+    if t.variant == BASELINE:
+        n = t.counts.get("failed", 0) + t.counts.get("error", 0)
+        text, ok = ("pass", True) if n == 0 else (f"{n} failing", True)
+        return "; ".join(filter(None, [text, attribution.baseline_summary(t.stress)])), ok
+    words = stress_words(t, tests)
+    inherited = attribution.inherited_tests(t.failing, words)
+    if base is not None:
+        new = suite.newly_failing(t.failing, base.failing, inherited)
+        text, ok = ("as baseline", True) if not new else (f"{len(new)} new failures", False)
+    else:
+        n = t.counts.get("failed", 0) + t.counts.get("error", 0) - len(inherited)
+        text, ok = ("pass", True) if n <= 0 else (f"{n} failing", False)
+    return "; ".join(filter(None, [text, attribution.summary(words)])), ok
+
+
+def stress_groups(tests: tuple[TestVerdict, ...]) -> list[StressGroup]:
+    """Every run with stress cases, grouped by NumPy, Python, suite and OS, baseline first."""
+    groups: dict[tuple[str, str, str, str], list[TestVerdict]] = {}
+    for t in tests:
+        if t.stress:
+            groups.setdefault((t.numpy_version, t.python, t.suite, t.os), []).append(t)
+    return [StressGroup(*key, [(t.variant, stress_words(t, tests)) for t in
+                               sorted(found, key=lambda t: (t.variant != BASELINE, t.variant))])
+            for key, found in sorted(groups.items(), key=lambda kv: (scaling.version_key(kv[0][0]), kv[0]))]
 
 
 def tests_for(tests: tuple[TestVerdict, ...], variant: str, numpy: str, python: str, os: str,
@@ -179,4 +223,4 @@ def analyse(inputs: Inputs, reference: tuple[str, str] | None = None, tested_onl
     through = _throughput_rows(p, family)
     family.adjust()
     return Analysis(inputs, p, family, rows, through, _verdict_rows(inputs, p, rows, heads, tested_only),
-                    reference, heads)
+                    reference, heads, stress_groups(inputs.tests))

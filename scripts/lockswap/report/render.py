@@ -16,6 +16,7 @@ from ..base import log, paths, stats
 from ..base.errors import ConfigError
 from ..base.manifest import BASELINE
 from ..base.mdtext import escape as esc
+from ..test import attribution
 from . import plots, prtable, scaling, verdict
 from .analysis import Analysis, ThroughputRow, analyse
 from .results import BenchRun, Key
@@ -70,6 +71,24 @@ def failures_table(runs: Sequence[BenchRun]) -> list[str]:
     return [*lines, ""]
 
 
+def stress_section(a: Analysis) -> list[str]:
+    """Each stress case of each build in one word, per NumPy, Python, suite and OS (the words of the
+    verdict table's tests column, from the same analysis)."""
+    if not a.stress:
+        return []
+    lines = ["## Stress cases", "",
+             "Each case of `--suite stress` per build: baseline's own outcome (`passes` or `upstream flaw`), "
+             "and for each variant `passes`, `fixes upstream flaw` (passes where baseline fails), `inherits "
+             "upstream flaw` (fails as baseline does: not a new failure) or `new failure` (fails where "
+             "baseline passes). Baseline's outcome is its own run's when one is among the files, else its "
+             "records in `numpy_extra/known_upstream.json`.", ""]
+    for g in a.stress:
+        where = f"NumPy {esc(g.numpy)}, Python {esc(g.python)}, suite {esc(g.suite)}, OS {esc(g.os)}"
+        lines += [f"### {where}", "",
+                  *attribution.case_table(g.columns), ""]
+    return lines
+
+
 def workload_table(a: Analysis, rows: list[ThroughputRow]) -> list[str]:
     """Long format: one row per (n, mode, workers, variant), verdict first; every comparison here is
     unadjusted and exploratory (the run's Holm family is in the verdict and scaling tables)."""
@@ -114,7 +133,7 @@ def render(a: Analysis, out_dir: Path) -> tuple[Path, Path, list[Path]]:
     if a.inputs.runs:
         md += ["## Environment", "", *environment_table(a.inputs.runs), ""]
     md += [*scaling.section(a.pool, a.family, a.scaling_rows, a.reference), *prtable.section(a),
-           *failures_table(a.inputs.runs)]
+           *stress_section(a), *failures_table(a.inputs.runs)]
     pngs: list[Path] = []
     for group in sorted({r.key.run for r in a.throughput_rows}):
         for png in forest_plots(a, group, out_dir):

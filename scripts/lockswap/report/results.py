@@ -235,6 +235,7 @@ class TestVerdict:
     failing: tuple[str, ...]
     crashed: str
     ci: CiTag | None
+    stress: dict[str, str] = field(default_factory=dict, compare=False)  # stress case -> outcome
 
     @property
     def os(self) -> str:
@@ -251,7 +252,8 @@ class TestVerdict:
                       if not tsan_run.known_upstream(r, str(doc["numpy_version"])))  # listed by test-all
         return cls(path, str(doc["variant"]), str(doc["numpy_version"]), str(doc["python"]),
                    suite, dict(doc["counts"]), (*(doc.get("failing") or ()), *races),
-                   str(doc.get("crashed") or ""), CiTag.of(doc))
+                   str(doc.get("crashed") or ""), CiTag.of(doc),
+                   {str(k): str(v) for k, v in dict(doc.get("stress") or {}).items()})
 
 
 @dataclass(frozen=True)

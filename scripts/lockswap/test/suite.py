@@ -19,15 +19,18 @@ from pathlib import Path
 
 from ..base import jsonfile, log, paths, proc
 from ..base.errors import CommandError, ConfigError
+from ..base.manifest import BASELINE
 from ..build.wheel import Wheel
 from ..interpreter import find as interpreter
 from ..interpreter import sanitizer, venvs
 from ..interpreter.find import Interpreter
-from . import tsan_run
+from . import attribution, tsan_run
 
 # 2: outcomes keyed by site-packages-relative node ids (1 could drop tests whose names collided)
 # 3: the envelope every lockswap JSON has: kind, schema_version, created (were: schema, date)
-SCHEMA = 3
+# 4: "stress", each stress case's outcome (attribution against baseline: lockswap.test.attribution);
+#    known-upstream xfails are baseline's only
+SCHEMA = 4
 KIND = "lockswap-test"
 SUITES = ("quick", "full", "threads", "parallel", "stress")
 # Test modules of the quick selection: ufuncs, umath, threads and the dispatch cache.
@@ -83,6 +86,7 @@ class TestResult:
     command: list[str]
     options: dict[str, object] = field(default_factory=dict)
     tsan: dict[str, object] = field(default_factory=dict)  # parsed ThreadSanitizer reports, if any
+    stress: dict[str, str] = field(default_factory=dict)  # stress case -> pytest outcome (--suite stress)
     created: str = field(default_factory=log.utc_now)
     kind: str = KIND
     schema_version: int = SCHEMA
@@ -178,7 +182,8 @@ def run(interp: Interpreter, wheel: Wheel, opts: TestOptions) -> TestResult:
     env = {"LOCKSWAP_OUTCOMES": str(outcomes_file),
            "PATH": f"{venvs.bin_dir(venv)}{os.pathsep}{os.environ.get('PATH', '')}",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(PLUGIN_DIR), os.environ.get("PYTHONPATH")])),
-           "PYTHONFAULTHANDLER": "1"}
+           "PYTHONFAULTHANDLER": "1",
+           "LOCKSWAP_VARIANT": wheel.variant}  # only baseline may xfail a known-upstream stress case
     if opts.sanitizer:  # every process of the run reports into results/<stem>.tsan/
         env.update(tsan_run.prepare(out, stem, interp.path))
         env.update(sanitizer.stress_env(opts.sanitizer))
@@ -213,40 +218,68 @@ def run(interp: Interpreter, wheel: Wheel, opts: TestOptions) -> TestResult:
         variant=wheel.variant, numpy_version=wheel.numpy_version, suite=opts.suite, python=interp.short,
         counts=counts, failing=failing, duration_s=round(duration, 1), crashed=crashed,
         wheel=wheel.to_json(), interpreter=interp.to_json(), command=cmd, options=opts.to_json(),
-        tsan=tsan,
+        tsan=tsan, stress=attribution.stress_outcomes(outcomes),
     )
     paths.atomic_write_text(out / f"{stem}.json", json.dumps(asdict(result), indent=2) + "\n")
     return result
 
 
-def newly_failing(failing: Iterable[str], baseline_failing: Iterable[str]) -> list[str]:
+def newly_failing(failing: Iterable[str], baseline_failing: Iterable[str],
+                  inherited: Iterable[str] = ()) -> list[str]:
     """The one rule of a new failure: failing here, not in baseline's run of the same NumPy, Python,
-    suite and options (``test``, ``test-all`` and the report all ask this)."""
-    return sorted(set(failing) - set(baseline_failing))
+    suite and options, and not a stress case that inherits baseline's upstream flaw (``inherited``:
+    :func:`attribution.inherited_tests`; ``test``, ``test-all`` and the report all ask this)."""
+    return sorted(set(failing) - set(baseline_failing) - set(inherited))
+
+
+def stress_words(result: TestResult, baseline: TestResult | None) -> dict[str, str]:
+    """Each stress case of ``result`` attributed against ``baseline`` (its run, else the records)."""
+    return attribution.attribute(result.stress, baseline.stress if baseline else None,
+                                 result.numpy_version, result.python)
 
 
 def new_failures(result: TestResult, baseline: TestResult) -> list[str]:
     """Failing tests baseline passes, then (under a sanitizer) ``race: ...`` for each new race."""
-    new = newly_failing(result.failing, baseline.failing)
+    inherited = attribution.inherited_tests(result.failing, stress_words(result, baseline))
+    new = newly_failing(result.failing, baseline.failing, inherited)
     return new + tsan_run.new_races(result.tsan, baseline.tsan, result.numpy_version)
 
 
-def table(rows: list[tuple[TestResult, list[str]]]) -> str:
-    """The console verdict: variant, passed, failed, new failures (markdown, so CI can reuse it)."""
+def _verdict(r: TestResult, new: list[str], baseline: TestResult | None) -> str:
+    if r.crashed:
+        return f"CRASHED: {r.crashed}"
+    words = (attribution.baseline_summary(r.stress) if r.variant == BASELINE
+             else attribution.summary(stress_words(r, baseline)))
+    return "; ".join(filter(None, ["new failures" if new else "as baseline", words]))
+
+
+def table(rows: list[tuple[TestResult, list[str]]], baseline: TestResult | None = None) -> str:
+    """The console verdict: variant, passed, failed, new failures (markdown, so CI can reuse it), then
+    the stress cases' words per variant. ``baseline``: baseline's result when it is not a row."""
+    baseline = baseline or next((r for r, _ in rows if r.variant == BASELINE), None)
     lines = ["| variant | passed | failed | skipped | xfailed | new failures | verdict |",
              "|---|---:|---:|---:|---:|---:|---|"]
     for r, new in rows:
-        verdict = f"CRASHED: {r.crashed}" if r.crashed else ("new failures" if new else "as baseline")
         lines.append(
             f"| {r.variant}{_ported(r)} | {r.counts['passed'] + r.counts['xpassed']} | "
             f"{r.counts['failed'] + r.counts['error']} | {r.counts['skipped']} | {r.counts['xfailed']} | "
-            f"{len(new)} | {verdict} |"
+            f"{len(new)} | {_verdict(r, new, baseline)} |"
         )
     detail = [f"- {r.variant}: {t}" for r, new in rows for t in new[:20]]
-    known = known_upstream_notes(rows)
+    known = known_upstream_notes(rows, baseline)
+    cases = attribution.case_table(stress_columns([r for r, _ in rows], baseline), markdown=False)
     return "\n".join([*lines, *(["", "New failures:", *detail] if detail else []),
-                      *(["", "Known upstream behaviour (xfailed, from numpy_extra/known_upstream.json):",
+                      *(["", "Stress cases (against baseline's run, else its records in "
+                         "numpy_extra/known_upstream.json):", "", *cases] if cases else []),
+                      *(["", "Known upstream behaviour (baseline, from numpy_extra/known_upstream.json):",
                          *known] if known else []), *tsan_run.summary_lines(rows)])
+
+
+def stress_columns(results: list[TestResult], baseline: TestResult | None,
+                   ) -> list[tuple[str, dict[str, str]]]:
+    """The stress-case table's columns: baseline's own outcomes, then each variant's words."""
+    return [(r.variant, attribution.baseline_words(r.stress) if r.variant == BASELINE
+             else stress_words(r, baseline)) for r in results if r.stress]
 
 
 def _ported(r: TestResult) -> str:
@@ -255,13 +288,20 @@ def _ported(r: TestResult) -> str:
     return f" (ported from {base})" if base else ""
 
 
-def known_upstream_notes(rows: list[tuple[TestResult, list[str]]]) -> list[str]:
-    """For stress-suite rows with xfailed cases: the known-upstream cases of their NumPy version."""
-    import fnmatch
-
-    versions = sorted({r.numpy_version for r, _ in rows if r.suite == "stress" and r.counts.get("xfailed")})
-    if not versions:
-        return []
-    cases = json.loads(tsan_run.KNOWN_UPSTREAM.read_text(encoding="utf-8"))["cases"]
-    return [f"- {case} (NumPy {v}): {e['reason']}" for v in versions
-            for case, entries in sorted(cases.items()) for e in entries if fnmatch.fnmatch(v, e["numpy"])]
+def known_upstream_notes(rows: list[tuple[TestResult, list[str]]], baseline: TestResult | None = None,
+                         ) -> list[str]:
+    """For stress-suite rows: the recorded baseline flaws of the cases baseline xfailed or a variant
+    inherits or fixes."""
+    named: set[tuple[str, str, str]] = set()
+    for r, _ in rows:
+        if r.suite != "stress":
+            continue
+        if r.variant == BASELINE:
+            cases = {c for c, o in r.stress.items() if o == "xfailed"} or (
+                set(attribution.recorded(r.numpy_version, r.python)) if r.counts.get("xfailed") else set())
+        else:
+            upstream = (attribution.INHERITS, attribution.FIXES)
+            cases = {c for c, w in stress_words(r, baseline).items() if w in upstream}
+        named |= {(r.numpy_version, r.python, c) for c in cases}
+    return [f"- {case} (NumPy {v}): {reason}" for v, py, case in sorted(named)
+            if (reason := attribution.recorded(v, py).get(case))]
