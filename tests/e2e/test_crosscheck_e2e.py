@@ -33,8 +33,9 @@ def test_a_broken_windows_branch_fails_for_windows_only(lockswap, tmp_path):
     assert text.count(GOOD) == 1
     broken = tmp_path / "rwlockbroken.patch"
     broken.write_text(text.replace(GOOD, BROKEN))
-    lockswap.manifest_with(tmp_path, '[variants.rwlockbroken]\ndescription = "rwlock, Windows branch broken"\n'
-                                     f'patches = {{ "2.1.3" = "{broken}" }}\n')
+    entry = ('[variants.rwlockbroken]\ndescription = "rwlock, Windows branch broken"\n'
+             f'patches = {{ "2.1.3" = "{broken}" }}\n')
+    lockswap.manifest_with(tmp_path, entry)
     got = lockswap.run("crosscheck", "--variants", "rwlockbroken", "--numpy", "2.1.3", check=False,
                        timeout=3600)
     assert got.returncode == 1
