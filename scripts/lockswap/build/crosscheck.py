@@ -199,6 +199,7 @@ def host_build(source: Source, interp: Interpreter) -> HostBuild:
         bin_dir = venvs.bin_dir(benv)
         if not (entry / _DONE).exists():
             shutil.rmtree(entry / "build", ignore_errors=True)
+            entry.mkdir(parents=True, exist_ok=True)
             native = entry / "native.ini"
             native.write_text(f"[binaries]\npython = {str(python)!r}\n")
             with log.step(f"meson setup of NumPy {source.version} for its generated headers (log: {logf})"):
