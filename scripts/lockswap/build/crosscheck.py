@@ -40,7 +40,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..base import locks, log, paths, proc
+from ..base import locks, log, paths, proc, tomlfile
 from ..base.errors import BuildError, ToolMissing
 from ..interpreter import cpython, venvs
 from ..interpreter.find import Interpreter
@@ -187,6 +187,13 @@ def setup_args() -> list[str]:
             and a != "-Csetup-args=--vsenv"] + ["-Dbuildtype=release", "-Db_ndebug=if-release"]
 
 
+def meson_command(tree: Path, python: Path, bin_dir: Path) -> list[str | Path]:
+    """The meson meson-python runs for ``tree``: NumPy's vendored one (its ``features`` module) when
+    ``[tool.meson-python] meson`` names it, else the build venv's."""
+    vendored = tomlfile.load(tree / "pyproject.toml").get("tool", {}).get("meson-python", {}).get("meson")
+    return [python, tree / vendored] if isinstance(vendored, str) else [bin_dir / "meson"]
+
+
 def host_build(source: Source, interp: Interpreter) -> HostBuild:
     """``meson setup`` of the pristine ``source`` for ``interp``, done once per key (marked complete)."""
     reqs = wheel.build_requirements(source.tree)
@@ -203,7 +210,8 @@ def host_build(source: Source, interp: Interpreter) -> HostBuild:
             native = entry / "native.ini"
             native.write_text(f"[binaries]\npython = {str(python)!r}\n")
             with log.step(f"meson setup of NumPy {source.version} for its generated headers (log: {logf})"):
-                proc.run([bin_dir / "meson", "setup", entry / "build", source.tree, *setup_args(),
+                proc.run([*meson_command(source.tree, python, bin_dir), "setup", entry / "build", source.tree,
+                          *setup_args(),
                           f"--native-file={native}"], log_file=logf,
                          env={"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"},
                          hint="read the log: the host build's setup failed, so nothing can be checked")
