@@ -154,3 +154,12 @@ def test_table_names_every_row():
     assert lines[1].split()[:4] == ["rwlock", "2.1.3", "windows", "ok"]
     assert lines[2].split()[:4] == ["tls", "2.5.5", "macos", "FAIL"]
     assert lines[3].split()[:4] == ["dict", "2.2.6", "windows", "n/a"]
+
+
+def test_meson_setup_runs_the_meson_the_tree_names(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.meson-python]\nmeson = 'vendored-meson/meson/meson.py'\n")
+    python, bin_dir = Path("/venv/bin/python"), Path("/venv/bin")
+    assert crosscheck.meson_command(tmp_path, python, bin_dir) == [
+        python, tmp_path / "vendored-meson/meson/meson.py"]
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'numpy'\n")
+    assert crosscheck.meson_command(tmp_path, python, bin_dir) == [bin_dir / "meson"]
