@@ -350,7 +350,8 @@ def verdict(files: list[tuple[str, Compiled | None, Compiled]]) -> tuple[str, st
     broken = [f"{f}: {b.errors}" for f, b, _ in files if b is not None and not b.ok]
     if broken:
         return "baseline", "baseline does not compile for this target: " + " | ".join(broken)
-    return "ok", f"{len(files)} file{'s' * (len(files) != 1)} compile: {', '.join(f for f, _, _ in files)}"
+    compile_ = "1 file compiles" if len(files) == 1 else f"{len(files)} files compile"
+    return "ok", f"{compile_}: {', '.join(f for f, _, _ in files)}"
 
 
 class Checker:
