@@ -3,8 +3,8 @@ the pristine sdist), zig cc for both targets, the unpatched sources first.
 
 - ``rwlock`` on 2.1.3, whose ``npy_hashtable.c`` has an SRWLOCK branch for Windows and a pthread one
   elsewhere: every touched source compiles for both targets.
-- The same patch with one line of its Windows branch broken (the SRWLOCK passed without its cast, a
-  type error no Linux build sees): the check fails for Windows only, naming the file and line.
+- The same patch with one line of its Windows branch broken (an SRWLOCK call with an argument too
+  many, an error no Linux build sees): the check fails for Windows only, naming the file and line.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = "+    AcquireSRWLockShared(NPY_SRW(lock));\n"
-BROKEN = "+    AcquireSRWLockShared(*lock);\n"  # a void *, dereferenced: an error in C
+BROKEN = "+    AcquireSRWLockShared(NPY_SRW(lock), 0);\n"  # one argument too many: an error in C
 
 
 def _rows(out: str, variant: str) -> list[tuple[str, str, str]]:
-    return [tuple(line.split()[1:4]) for line in out.splitlines() if line.startswith(f"{variant} ")]
+    """The table's rows of ``variant`` (the progress lines above it read ``variant version target: ...``)."""
+    rows = [line.split() for line in out.splitlines() if line.startswith(f"{variant} ")]
+    return [(r[1], r[2], r[3]) for r in rows if len(r) > 3 and r[2] in ("windows", "macos", "linux")]
 
 
 def test_rwlock_on_2_1_3_compiles_for_windows_and_macos(lockswap):
