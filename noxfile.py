@@ -67,6 +67,13 @@ def patches(session: nox.Session) -> None:
 
 
 @nox.session
+def crosscheck(session: nox.Session) -> None:
+    """Compile the sources each patch touches for Windows and macOS with zig cc, baseline first
+    (-- --variants a,b --numpy 2.1.3 --targets windows,macos,linux)."""
+    lockswap(session, "crosscheck", extras="crosscheck")
+
+
+@nox.session
 def port(session: nox.Session) -> None:
     """Port a variant's patch to a NumPy version without one (-- --variant V --numpy SPEC [--port-from
     VERSION] [--resolved DIR]): writes patches/<version>/V.patch and its manifest entry for review."""

@@ -19,6 +19,7 @@ from .commands import (
     bench_build,
     build,
     contention,
+    crosscheck,
     fetch,
     patches,
     port,
@@ -28,7 +29,8 @@ from .commands import (
     test_all,
 )
 
-COMMANDS = (python, fetch, patches, port, build, test, test_all, bench, report, bench_build, contention)
+COMMANDS = (python, fetch, patches, crosscheck, port, build, test, test_all, bench, report, bench_build,
+            contention)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -41,13 +41,13 @@ def test_build_requirements_of_a_tree_must_be_requirements(tmp_path, req):
     value = f'"{req}"' if isinstance(req, str) else str(req)
     (tmp_path / "pyproject.toml").write_text(f"[build-system]\nrequires = [{value}]\n")
     with pytest.raises(ConfigError, match="is not a requirement"):
-        wheel._requirements(tmp_path)
+        wheel.build_requirements(tmp_path)
 
 
 def test_good_build_requirements_pass(tmp_path):
     (tmp_path / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["meson-python>=0.15", "Cython>=3"]\n')
-    assert wheel._requirements(tmp_path)[:2] == ["meson-python>=0.15", "Cython>=3"]
+    assert wheel.build_requirements(tmp_path)[:2] == ["meson-python>=0.15", "Cython>=3"]
 
 
 def test_a_cpython_download_past_its_deadline_stops(tmp_path):

@@ -91,7 +91,7 @@ def test_jobs_only_install_nox_and_call_nox(wf):
                 "actions/checkout", "actions/setup-python", "actions/cache", "actions/upload-artifact",
                 "actions/download-artifact",
             }
-    assert called == {"matrix", "ci-local", "ci-merge", "report"}
+    assert called == {"matrix", "ci-local", "ci-merge", "report", "crosscheck"}
 
 
 def test_actions_are_pinned_by_commit_with_version_and_permissions_are_least(wf):

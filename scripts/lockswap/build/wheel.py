@@ -91,7 +91,8 @@ def build_key(patched: PatchedTree, interp: Interpreter, extra: tuple[str, ...] 
     )
 
 
-def _requirements(tree: Path) -> list[str]:
+def build_requirements(tree: Path) -> list[str]:
+    """What building ``tree`` needs installed: its ``[build-system] requires`` plus ninja and packaging."""
     data = tomlfile.load(tree / "pyproject.toml")
     listed = data.get("build-system", {}).get("requires", [])
     for req in listed if isinstance(listed, list) else [None]:
@@ -123,6 +124,12 @@ def sync_tree(src: Path, dest: Path) -> int:
     return changed
 
 
+def build_env(interp: Interpreter, reqs: list[str]) -> Path:
+    """The build venv of ``interp`` with ``reqs`` (shared by every build and compile check that needs
+    the same requirements); created by :func:`lockswap.interpreter.venvs.ensure`."""
+    return paths.cache_dir("venvs") / f"build-{paths.content_key(interp.key, reqs)}"
+
+
 def _ccache_env(slot: Path) -> dict[str, str]:
     if not shutil.which("ccache"):
         log.warn("ccache not found: every variant compiles from scratch (install ccache)")
@@ -148,8 +155,8 @@ def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Pat
              extra: tuple[str, ...] = (), extra_env: dict[str, str] | None = None) -> Path:
     src = patched.source
     slot = _slot(f"numpy-{src.version}-{src.sha256[:12]}-{interp.key}")
-    reqs = _requirements(patched.tree)
-    benv = paths.cache_dir("venvs") / f"build-{paths.content_key(interp.key, reqs)}"
+    reqs = build_requirements(patched.tree)
+    benv = build_env(interp, reqs)
     # Held while any process of the build lives; a killed run's leftovers are stopped (lockswap.base.locks)
     with locks.build_slot(slot) as held:
         if held.wiped:

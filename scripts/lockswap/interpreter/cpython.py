@@ -199,6 +199,18 @@ def _apt(minor: str | None) -> CPythonSource:
     raise FetchError(f"no python{minor or '3.13/3.14'} source package in suites {', '.join(suites)}")
 
 
+def cached_tarball(version: str) -> Path | None:
+    """A CPython source tarball of ``version`` (e.g. ``3.13.15``) already in the cache, else one of the
+    same minor version (the newest), else None; nothing is downloaded."""
+    minor = ".".join(version.split(".")[:2])
+    found = []
+    for p in paths.cache_dir("cpython-src").glob("*/*.tar.*"):
+        m = _TARBALL.search(p.name)
+        if m and p.is_file() and ".".join(m.group(1).split(".")[:2]) == minor:
+            found.append((m.group(1) == version, _debian_order(m.group(1)), p))
+    return max(found)[2] if found else None
+
+
 def resolve_source(local: str | None, minor: str | None) -> CPythonSource:
     minor = check_minor(minor)
     local = local or os.environ.get("LOCKSWAP_CPYTHON_SOURCE") or None
