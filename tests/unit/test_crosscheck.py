@@ -111,7 +111,7 @@ def test_sources_are_the_c_and_cpp_files_a_patch_touches():
         "numpy/_core/src/common/npy_hashtable.c", "numpy/_core/src/multiarray/multiarraymodule.c",
         "numpy/_core/src/umath/dispatching.c"]
     assert crosscheck.sources(REPO / "patches/2.5.5/rwlock.patch") == [
-        "numpy/_core/src/common/npy_hashtable.c"]
+        "numpy/_core/src/common/npy_hashtable.c", "numpy/_core/src/multiarray/multiarraymodule.c"]
 
 
 def _args(**kw: str) -> argparse.Namespace:

@@ -60,7 +60,8 @@ def test_classify(rc, out, kind):
 def test_stress_suite_runs_the_cases_and_the_dispatch_stress_test(tmp_path):
     assert "stress" in testsuite.SUITES
     targets = testsuite.selection("stress", tmp_path)
-    assert targets == [str(testsuite.STRESS_TEST), str(testsuite.TLS_TEST), str(testsuite.STRESS_CASES)]
+    assert targets == [str(testsuite.STRESS_TEST), str(testsuite.TLS_TEST), str(testsuite.RWLOCK_TEST),
+                       str(testsuite.STRESS_CASES)]
     for suite in ("quick", "full", "threads"):  # lockswap's own tests stay in the other suites
         own = {str(testsuite.STRESS_TEST), str(testsuite.TLS_TEST)}
         assert own <= set(testsuite.selection(suite, tmp_path))
