@@ -9,10 +9,11 @@ word, from its own outcome and baseline's outcome of the same case:
 - ``new failure``: fails where baseline passes.
 
 Baseline's outcome comes from baseline's stress result of the same NumPy, Python and options when
-there is one (a flaky pass there counts as a pass), else from the baseline records of
-``numpy_extra/known_upstream.json``. Inside the venv only the baseline build turns a recorded case
-into xfail; a variant reports every failure, and this rule says whose it is. ``suite.newly_failing``
-leaves out the inherited ones, so the test verdict, the test-all table and the report agree.
+there is one, else from the baseline records of ``numpy_extra/known_upstream.json``; a variant's
+failure of a recorded case is inherited even when that baseline run passed (a recorded flaw can be
+intermittent), so "fixes" needs a failing baseline and "new failure" an unrecorded case. Inside
+the venv only the baseline build turns a recorded case into xfail; a variant reports every
+failure, and this rule says whose it is. ``suite.newly_failing`` leaves out the inherited ones, so the test verdict, the test-all table and the report agree.
 """
 
 from __future__ import annotations
@@ -67,6 +68,14 @@ def baseline_fails(case: str, baseline: Mapping[str, str] | None, numpy_version:
     return case in recorded(numpy_version, python)
 
 
+def baseline_can_fail(case: str, baseline: Mapping[str, str] | None, numpy_version: str,
+                      python: str) -> bool:
+    """Whether a failure of ``case`` is baseline's: its own run failed it, or the records say it
+    fails. A recorded flaw can be intermittent (a fork or an import racing a thread), so a baseline
+    run that passed by chance does not make a variant's failure of that case new."""
+    return baseline_fails(case, baseline, numpy_version, python) or case in recorded(numpy_version, python)
+
+
 def attribute(cases: Mapping[str, str], baseline: Mapping[str, str] | None, numpy_version: str,
               python: str) -> dict[str, str]:
     """The word of each case a variant ran (skipped cases have none)."""
@@ -74,11 +83,10 @@ def attribute(cases: Mapping[str, str], baseline: Mapping[str, str] | None, nump
     for case, outcome in sorted(cases.items()):
         if outcome == "skipped":
             continue
-        base = baseline_fails(case, baseline, numpy_version, python)
         if outcome in FAILED:
-            words[case] = INHERITS if base else NEW
+            words[case] = INHERITS if baseline_can_fail(case, baseline, numpy_version, python) else NEW
         else:
-            words[case] = FIXES if base else PASSES
+            words[case] = FIXES if baseline_fails(case, baseline, numpy_version, python) else PASSES
     return words
 
 
