@@ -104,7 +104,8 @@ def test_fixes_are_named_too():
 def test_the_test_command_attributes_against_a_baseline_that_is_not_a_row():
     base = result("baseline", {"reentrant_miss": "passed", "fork": "passed"})
     mine = result("tls", {"reentrant_miss": "failed", "fork": "failed"})
-    assert "new failure: fork; inherits upstream flaw: reentrant_miss" in testsuite.table([(mine, ["x"])], base)
+    want = "new failure: fork; inherits upstream flaw: reentrant_miss"
+    assert want in testsuite.table([(mine, ["x"])], base)
     assert "inherits upstream flaw: reentrant_miss" in testsuite.table([(mine, [])])  # records
 
 

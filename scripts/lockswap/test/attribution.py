@@ -13,7 +13,8 @@ there is one, else from the baseline records of ``numpy_extra/known_upstream.jso
 failure of a recorded case is inherited even when that baseline run passed (a recorded flaw can be
 intermittent), so "fixes" needs a failing baseline and "new failure" an unrecorded case. Inside
 the venv only the baseline build turns a recorded case into xfail; a variant reports every
-failure, and this rule says whose it is. ``suite.newly_failing`` leaves out the inherited ones, so the test verdict, the test-all table and the report agree.
+failure, and this rule says whose it is. ``suite.newly_failing`` leaves out the inherited ones, so
+the test verdict, the test-all table and the report agree.
 """
 
 from __future__ import annotations
