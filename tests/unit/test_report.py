@@ -9,7 +9,7 @@ import pytest
 from lockswap import cli
 from lockswap.base import stats
 from lockswap.base.errors import ConfigError
-from lockswap.report import analysis, results, verdict
+from lockswap.report import analysis, verdict
 from lockswap.report import render as report
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "bench"
@@ -204,24 +204,6 @@ def test_summary_is_cut_to_its_limit(monkeypatch, tmp_path):
     assert "cut to fit" in text
 
 
-def test_a_workload_with_other_source_text_is_never_pooled(tmp_path):
-    doc = json.loads((FIXTURES / "results-v4.json").read_text())
-    older = tmp_path / "older.json"
-    older.write_text(json.dumps(doc))
-    doc["workloads"]["add"]["kernel"] = "add(a, b, out=c)"  # a later lockswap's kernel
-    newer = tmp_path / "newer.json"
-    newer.write_text(json.dumps(doc))
-    pool = results.pool(results.read([older, newer]).runs)
-    names = {k.workload for k in pool.samples}
-    (renamed,) = names - {"add", "issue27786"}
-    assert renamed.startswith("add#") and pool.workloads[renamed]["kernel"] == "add(a, b, out=c)"
-    assert pool.workloads["add"]["kernel"] == "np.add(a, b, out=c)"
-    key = next(k for k in pool.samples if k.workload == "add")
-    assert len(pool.samples[key]) == len(results.pool(results.read([older]).runs).samples[key])  # not pooled
-    same = results.pool(results.read([older, older]).runs)  # identical definitions still pool
-    assert {k.workload for k in same.samples} == {"add", "issue27786"}
-
-
 def test_report_on_the_real_results_of_2026_11_25(tmp_path):
     a = _a(*sorted(DATA.glob("*.json")))
     assert len(a.inputs.runs) == 6 and len(a.inputs.tests) == 28 and not a.inputs.skipped
@@ -249,18 +231,6 @@ def test_plot_legends_sit_outside_the_axes(tmp_path, monkeypatch):
         (legend,) = fig.legends
         right_of_axes = max(ax.get_position().x1 for ax in fig.axes) * fig.bbox.width
         assert legend.get_bbox_to_anchor().x0 >= right_of_axes - 1
-
-
-def test_headline_prefers_the_tightest_dispatch_bound_workload_measured():
-    from lockswap.report import analysis
-    from lockswap.report.results import Key
-
-    def keys(*names: str) -> list[Key]:
-        return [Key("m", "2.1.3", "baseline", w, 16, "threads", 2) for w in names]
-
-    assert analysis._headline_cell(keys("mix", "keys40")) == ("keys40", 16)  # a run of keys40 alone has one
-    assert analysis._headline_cell(keys("npadd", "add", "scalar")) == ("add", 16)
-    assert analysis._headline_cell(keys("npadd", "issue27786")) == ("npadd", 16)
 
 
 def _run(tmp_path: Path, name: str, *, created: str = "2026-12-01T10:00:00Z", slow: float = 1.0,

@@ -8,7 +8,7 @@ import pytest
 
 from lockswap.base import stats
 from lockswap.base.errors import ConfigError
-from lockswap.report import analysis, results, scaling
+from lockswap.report import analysis, cells, results, scaling
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "bench"
 
@@ -32,20 +32,20 @@ def _doc_with_other_numpy(tmp_path: Path) -> Path:
     return path
 
 
-def _pool(*files: Path) -> results.Pool:
-    return results.pool(results.read(list(files)).runs)
+def _pool(*files: Path) -> cells.Pool:
+    return cells.pool(results.read(list(files)).runs)
 
 
 def test_efficiency_pairs_the_same_process_and_targets_map_to_their_numpy(tmp_path):
     pool = _pool(_doc_with_other_numpy(tmp_path))
     machine = next(iter(pool.groups))
-    key = results.Key(machine, "2.2.6", "baseline", "add", 100, "threads", 2)
+    key = cells.Key(machine, "2.2.6", "baseline", "add", 100, "threads", 2)
     eff = scaling.efficiencies(pool, key)
     assert len(eff) == 12 and all(e == pytest.approx(0.8) for e in eff)
     ns = scaling.ns_per_call(pool, key)
     assert sorted(ns) == pytest.approx([(0.010 + r * 1e-4) / 1000 * 1e9 for r in range(12)])
     # the golden 2.1.3 run is still its own group, under its own baseline
-    assert results.Key(machine, "2.1.3", "baseline", "add", 100, "threads", 2) in pool.processes
+    assert cells.Key(machine, "2.1.3", "baseline", "add", 100, "threads", 2) in pool.processes
 
 
 def test_efficiency_skips_processes_that_did_different_work(tmp_path):
@@ -56,11 +56,11 @@ def test_efficiency_skips_processes_that_did_different_work(tmp_path):
             m["iterations"] = 999
     path.write_text(json.dumps(doc))
     pool = _pool(path)
-    key = results.Key(next(iter(pool.groups)), "2.2.6", "baseline", "add", 100, "threads", 2)
+    key = cells.Key(next(iter(pool.groups)), "2.2.6", "baseline", "add", 100, "threads", 2)
     assert len(scaling.efficiencies(pool, key)) == 11
 
 
-def _table(pool: results.Pool, reference=None, head=None) -> tuple[stats.Family, list[str]]:
+def _table(pool: cells.Pool, reference=None, head=None) -> tuple[stats.Family, list[str]]:
     family = stats.Family()
     machine = next(iter(pool.groups))
     rows = scaling.rows(pool, family, machine, "add", 100, reference, head)

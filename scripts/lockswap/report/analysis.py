@@ -14,7 +14,8 @@ from ..base import stats
 from ..base.manifest import BASELINE
 from ..test import attribution, suite
 from . import scaling
-from .results import Inputs, Key, Pool, TestVerdict, pool
+from .cells import Key, Pool, pool
+from .results import Inputs, TestVerdict
 
 # The headline cell of a run: the tightest dispatch-bound loop that was measured with threads.
 HEADLINE_WORKLOADS = ("add", "npadd", "issue27786", "scalar", "keys40", "mix")

@@ -14,7 +14,7 @@ from ..base.mdtext import escape
 from ..bench.workloads import PR32513, REGISTRY
 from . import scaling
 from .analysis import Analysis
-from .results import Key
+from .cells import Key
 
 FORMS = {"sin": "`np.sin(a)`", "addalloc": "`np.add(a, b)`", "addop": "`a + b`"}
 PUBLISHED = ("PR 32513 (6 pinned threads, 3.14t): `np.sin(a)` main 1.6x, with the PR 3.0x, 3.15t 6.0x; "

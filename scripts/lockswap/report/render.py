@@ -19,7 +19,8 @@ from ..base.mdtext import escape as esc
 from ..test import attribution
 from . import plots, prtable, scaling, verdict
 from .analysis import Analysis, ThroughputRow, analyse
-from .results import BenchRun, Key
+from .cells import Key
+from .results import BenchRun
 
 
 def _fmt(x: float) -> str:

@@ -22,8 +22,8 @@ from ..base import manifest, stats
 from ..base.errors import ConfigError
 from ..base.manifest import BASELINE
 from ..base.mdtext import escape as esc
+from .cells import Key, Pool
 from .disturbance import Disturbance, check
-from .results import Key, Pool
 
 
 def efficiencies(pool: Pool, key: Key) -> list[float]:
