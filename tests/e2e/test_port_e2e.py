@@ -4,7 +4,7 @@
   ported wheel is built, imports with the GIL disabled and says where its patch came from.
 - ``rwlock`` on NumPy 2.3.5: the 2.2.6 patch conflicts (2.3 reordered the includes the patch
   removes); nothing is built and the conflicts are named.
-- ``immortal`` on NumPy 2.3.5: its only patch is for 2.1.3 (C dispatch sources): refused.
+- ``immortal`` on NumPy 2.3.5: its nearest patch not newer is 2.1.3's (C dispatch sources): refused.
 """
 
 from __future__ import annotations

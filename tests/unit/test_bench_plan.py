@@ -150,8 +150,8 @@ def test_variants_of_other_numpy_versions_in_one_run():
         command._variants(parse("--variants", "baseline@9.9.9"), "2.1.3")
     with pytest.raises(ConfigError, match="unknown variant"):
         command._variants(parse("--variants", "nolock@2.2.6"), "2.1.3")
-    ported = command._variants(parse("--variants", "baseline,immortal@2.5.5"), "2.1.3")[1]
-    assert (ported.label, ported.port_from) == ("immortal@2.5.5", "2.1.3")  # no patch: ported when built
+    ported = command._variants(parse("--variants", "baseline,lockfree@2.5.5"), "2.1.3")[1]
+    assert (ported.label, ported.port_from) == ("lockfree@2.5.5", "2.4.6")  # no patch: ported when built
     default = command._variants(parse(), "2.1.3")
     assert default[0].label == "baseline" and all(c.numpy == "2.1.3" for c in default[:-1])
     assert default[-1].label == "baseline@2.5.5"  # the newest release: the upstream bar of the default run

@@ -125,7 +125,7 @@ def _args(**kw: str) -> argparse.Namespace:
     ({"variants": "baseline"}, "unknown variant: baseline"),  # nothing to check: no patch
     ({"numpy": "9.9.9"}, "unknown NumPy version: 9.9.9"),
     ({"targets": "beos"}, "unknown target: beos"),
-    ({"variants": "immortal", "numpy": "2.5.5"}, "no patch of immortal for NumPy 2.5.5"),
+    ({"variants": "lockfree", "numpy": "2.5.5"}, "no patch of lockfree for NumPy 2.5.5"),
 ])
 def test_bad_input_is_one_error_before_any_work(kw, message):
     with pytest.raises(ConfigError, match=message) as exc:
