@@ -40,9 +40,9 @@ def after_before_table(files: list[Path]) -> str:
     from dataclasses import replace
 
     from lockswap.base import stats
-    from lockswap.report import results, scaling
+    from lockswap.report import cells, results, scaling
 
-    p = results.pool(results.read(files).runs)
+    p = cells.pool(results.read(files).runs)
     family = stats.Family()
     rows = []
     for key in sorted(p.processes, key=lambda k: (k.run, k.numpy, k.variant, k.workload, k.size,
