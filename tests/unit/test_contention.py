@@ -397,3 +397,14 @@ def test_measure_locates_every_object_before_making_any_immortal(monkeypatch):
     spec = {"iterations": 1, "immortalize": ["x", "y"], "workers": []}
     probe.measure(spec, None)
     assert [k for k, _ in order] == ["locate", "locate", "immortalize", "immortalize"]
+
+
+def test_render_names_contextvars_it_could_not_examine_and_the_unexplained_share():
+    doc = _doc()
+    assert "Not examined" not in render.markdown(doc)
+    doc["discovery"]["contextvars_ambiguous"] = ["lockswap_twin"]
+    text = render.markdown(doc)
+    assert "Not examined: ContextVars that share a name" in text and "lockswap\\_twin" in text
+    doc["ranking"] = []
+    doc["unmodified"] = {"median": 0.70, "ci": [0.65, 0.75], "n": 12}
+    assert "30.0% of linear scaling is not explained" in render.markdown(doc)
