@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
                  "order": "per repeat: arms shuffled, one fresh process each; t1 and tN alternate first"},
         "discovery": {k: found.get(k) for k in (
             "examined", "already_immortal", "immortal_at_thread_start", "immortal_at_thread_start_roots",
-            "samples", "swept", "candidates", "roots")},
+            "samples", "swept", "candidates", "roots", "contextvars_ambiguous")},
         "arms": {a.name: {**a.info, "locators": a.locators, "immortalized": a.immortalized,
                           "skipped": a.skipped, "refused": a.refused, "crashes": a.crashes} for a in arms},
         "runs": runs,

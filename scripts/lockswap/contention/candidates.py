@@ -2,7 +2,8 @@
 
 Part of the probe (runs INSIDE the variant's venv: stdlib + numpy only). A *locator* is a Python
 expression that finds the same object in a fresh process (``add``, ``np.add``,
-``type(x).__mro__[0].__dict__['mean']``, ``_ref(np.add, 2, 'list')`` = a ``gc.get_referents`` entry),
+``type(x).__mro__[0].__dict__['mean']``, ``_ref(np.add, 2, 'list')`` = a ``gc.get_referents`` entry,
+``_contextvar('current_allocator')`` = the one live ``contextvars.ContextVar`` of that name),
 evaluated in the workload's setup namespace.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextvars
 import gc
 import re
 import sys
@@ -29,11 +31,34 @@ def _ref(obj, index, typename):
     return got
 
 
+def live_contextvars():
+    """Every live ``contextvars.ContextVar`` that can be found: the GC-tracked ones, plus those bound
+    as a module attribute (CPython tracks a ContextVar only when its name or default is tracked, so
+    one with a str name and no default, or an untracked default, is missing from gc.get_objects())."""
+    found = {id(o): o for o in gc.get_objects() if type(o) is contextvars.ContextVar}  # a final type
+    for mod in list(sys.modules.values()):
+        try:
+            values = list(vars(mod).values())
+        except TypeError:  # a module replaced by an object without __dict__
+            continue
+        found.update((id(v), v) for v in values if type(v) is contextvars.ContextVar)
+    return list(found.values())
+
+
+def _contextvar(name):
+    """The one live ContextVar named ``name`` (:func:`live_contextvars`); refuses none or several."""
+    hits = [v for v in live_contextvars() if v.name == name]
+    if len(hits) != 1:
+        raise LookupError(f"{len(hits)} live ContextVars are named {name!r}, expected exactly one")
+    return hits[0]
+
+
 def locator_namespace(ns):
     """The names a locator may use: the setup's namespace plus a few helpers."""
     import numpy as np
 
-    return {**ns, "np": np, "sys": sys, "builtins": builtins, "_ref": _ref, "type": type, "vars": vars}
+    return {**ns, "np": np, "sys": sys, "builtins": builtins, "_ref": _ref, "_contextvar": _contextvar,
+            "type": type, "vars": vars}
 
 
 def locate(locator, ns):
@@ -91,11 +116,35 @@ def kernel_roots(kernel, ns):
 
 NUMPY_ROOTS = (
     ("np", "the numpy module"),
-    ("np._core._multiarray_umath._extobj_contextvar", "numpy's errstate/extobj context variable"),
-    ("np._core._multiarray_umath._extobj_contextvar.get()", "the extobj context variable's current value"),
     ("np.ndarray", "the array type"),
     ("np.ufunc", "the ufunc type"),
 )
+
+
+def contextvar_roots():
+    """(locator, how) for every live ContextVar and its current value (else its default), and the
+    names shared by several live ContextVars (no locator can tell those apart: left out).
+
+    C code keeps per-context state in ContextVars held only by C statics (NumPy: the errstate extobj,
+    "numpy.ufunc.extobj"; the memory-handler capsule, "current_allocator"): each call that reads one
+    increfs its value, an object no Python name reaches.
+    """
+    by_name = {}
+    for var in live_contextvars():
+        by_name.setdefault(var.name, []).append(var)
+    roots, ambiguous = [], []
+    for name, found in sorted(by_name.items()):
+        if len(found) != 1:
+            ambiguous.append(name)
+            continue
+        loc = f"_contextvar({name!r})"
+        roots.append((loc, f"live ContextVar {name!r}"))
+        try:
+            found[0].get()
+        except LookupError:  # no value in this context and no default
+            continue
+        roots.append((f"{loc}.get()", f"current value of ContextVar {name!r}"))
+    return roots, ambiguous
 
 
 def operand_roots(ns):

@@ -6,8 +6,9 @@ candidates with ``candidates.py`` beside it.
 
 ``mode: "discover"``: which objects does a call of the kernel write the reference count of?
   1. run the workload's setup once in the main thread and collect candidate objects reachable from
-     the kernel: the names and attribute chains it uses, the numpy module, the extobj context
-     variable and its current value, the operands' types and dtypes, and whatever Python code a
+     the kernel: the names and attribute chains it uses, the numpy module, every live ContextVar
+     and its current value (NumPy's errstate extobj and memory-handler capsules are held only by
+     C statics and reached this way), the operands' types and dtypes, and whatever Python code a
      traced call runs (its functions, modules and the globals they name), expanded one or two levels
      (type, ``gc.get_referents``, dict values, module attributes);
   2. run the kernel in a loop on a second thread while the main thread samples every candidate's
@@ -184,7 +185,8 @@ def discover(spec, worker):
     iterations = worker.calibrate(cell, spec["target_seconds"])
     ns = setup_namespace(spec, iterations)
     run_once = worker.build_run(spec["setup"], spec["kernel"])
-    roots = [*cand.kernel_roots(spec["kernel"], ns), *cand.NUMPY_ROOTS, *cand.operand_roots(ns),
+    var_roots, ambiguous = cand.contextvar_roots()
+    roots = [*cand.kernel_roots(spec["kernel"], ns), *cand.NUMPY_ROOTS, *var_roots, *cand.operand_roots(ns),
              *cand.trace_roots(lambda: run_once(spec["size"], 0, 2, 0, lambda: None))]
     found = cand.collect(roots, ns, depth=spec.get("depth", 2))
     entries, immortal = [], 0
@@ -210,7 +212,8 @@ def discover(spec, worker):
                    "repr": cand.short_repr(e["obj"])} for e in late if e["locator"] in root_locs]
     emit({"event": "candidates", "candidates": out, "examined": len(entries), "already_immortal": immortal,
           "immortal_at_thread_start": len(late), "immortal_at_thread_start_roots": late_roots,
-          "samples": samples, "swept": swept, "iterations": iterations, "roots": sorted(root_locs)})
+          "samples": samples, "swept": swept, "iterations": iterations, "roots": sorted(root_locs),
+          "contextvars_ambiguous": ambiguous})
 
 
 def written(e, busy, changes, deltas, samples, refcount_before):
@@ -303,13 +306,14 @@ def sweep(spec, worker, found, iterations, roots, ns):
 
 def measure(spec, worker):
     ns = setup_namespace(spec, spec["iterations"])
-    done, skipped = [], []
-    for loc in spec["immortalize"]:
-        try:
-            obj = cand.locate(loc, ns)
+    done, skipped, located = [], [], []
+    for loc in spec["immortalize"]:  # every locator first: immortalising one (GC-untracking it) must
+        try:                         # not hide it from the next one's gc.get_objects()
+            located.append((loc, cand.locate(loc, ns), None))
         except Exception as exc:
-            reason = f"cannot locate {loc!r} in this process: {exc!r}"
-        else:
+            located.append((loc, None, f"cannot locate {loc!r} in this process: {exc!r}"))
+    for loc, obj, reason in located:
+        if reason is None:
             try:
                 immortalize(obj)
                 done.append({"locator": loc, "type": type(obj).__qualname__, "repr": cand.short_repr(obj)})
@@ -320,7 +324,7 @@ def measure(spec, worker):
             emit({"event": "refused", "locator": loc, "reason": reason})
             sys.exit(REFUSED_EXIT)
         skipped.append({"locator": loc, "reason": reason})
-    del ns
+    del ns, located
     emit({"event": "immortalized", "objects": done, "skipped": skipped})
     for workers in spec["workers"]:
         cell = {"setup": spec["setup"], "kernel": spec["kernel"], "size": spec["size"], "workers": workers,

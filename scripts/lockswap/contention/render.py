@@ -101,6 +101,10 @@ def markdown(doc: dict[str, Any]) -> str:
         lines.append(f"- {esc(c['locator'] or '(no path)')} ({esc(c['type_module'])}.{esc(c['type'])}) "
                      f"{esc(c['repr'])}: shared refcount "
                      f"away from rest in {c['busy']} of {c['samples']} samples; found as {esc(c['via'][0])}")
+    same = d.get("contextvars_ambiguous") or []
+    if same:
+        lines += ["", "Not examined: ContextVars that share a name with another live one (no locator can "
+                  f"tell them apart in a fresh process): {', '.join(esc(repr(x)) for x in same[:8])}"]
     late = d.get("immortal_at_thread_start_roots") or []
     if late:
         names = ", ".join(f"{esc(x['locator'])} ({esc(x['type'])})" for x in late[:8])
