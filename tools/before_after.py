@@ -17,6 +17,16 @@ measures before and after in one interleaved run. Prints the variants it added, 
 prints the after/before table of such runs: for every ``<variant>before`` measured next to
 ``<variant>``, per workload and size, single-thread ns/call and t1/tN after / before (ratio of
 medians over processes, bootstrap 95% CI, Mann-Whitney p Holm-adjusted across the table).
+
+    python3 tools/before_after.py instructions results/bench-*.json [--workloads add,scalar]
+
+counts, with valgrind's cachegrind, the instructions one call of each single-thread workload executes
+on every ``<variant>`` and ``<variant>before`` build of those runs and on their NumPy's ``baseline``
+(the runs' own venvs, the bench worker's own loop): (instructions of N2 iterations - of N1) /
+(N2 - N1) / calls per iteration, with PYTHONHASHSEED=0. The count repeats to within a few hundred
+instructions per process, so it resolves a per-call change far below what wall time resolves on a
+noisy VM; it is not time (an atomic read-modify-write, a cache miss and an add each count as one
+instruction).
 """
 
 from __future__ import annotations
@@ -78,10 +88,93 @@ def after_before_table(files: list[Path]) -> str:
                              "its own family (CIs Bonferroni-adjusted to it); bold: adjusted p < 0.05.\n")
 
 
+_IR = re.compile(r"^==\d+== I\s+refs:\s+([\d,]+)", re.M)
+N1, N2 = 2_000, 12_000
+
+# Runs in the build's venv: the bench worker's compiled loop, ``iterations`` times, no timing.
+_PROGRAM = """\
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("w", sys.argv[1])
+w = importlib.util.module_from_spec(spec); spec.loader.exec_module(w)
+run = w.build_run(sys.argv[2], sys.argv[3])
+run(int(sys.argv[4]), 0, int(sys.argv[5]), 100, lambda: None)
+"""
+
+
+def instructions(valgrind_out: str) -> int:
+    """The ``I refs`` total of cachegrind's summary."""
+    m = _IR.search(valgrind_out)
+    if m is None:
+        raise ValueError("no 'I refs' line in valgrind's output: is valgrind installed (apt: valgrind)?")
+    return int(m.group(1).replace(",", ""))
+
+
+def per_call(total1: int, total2: int, calls_per_iteration: int) -> float:
+    return (total2 - total1) / (N2 - N1) / calls_per_iteration
+
+
+def instructions_table(files: list[Path], workloads: list[str]) -> str:
+    """Markdown: instructions per call of each ``<v>`` and ``<v>before`` build of the runs in ``files``."""
+    import json
+    import os
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from lockswap.bench import workloads as registry
+
+    worker = REPO / "scripts" / "lockswap" / "bench" / "worker.py"
+    builds: dict[tuple[str, str], Path] = {}  # (numpy, variant) -> the venv's python
+    for f in files:
+        for v in json.loads(Path(f).read_text())["variants"].values():
+            site = Path(v["worker"]["numpy_file"]).parents[1]  # .../lib/python3.Xt/site-packages
+            builds[(v["numpy_version"], v["variant"])] = site.parents[2] / "bin" / "python"
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+
+    def count(python: Path, name: str) -> float:
+        w = registry.REGISTRY[name]
+        n = w.fixed_size or 1
+        totals = []
+        for iterations in (N1, N2):
+            out = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no",
+                                  "--cachegrind-out-file=/dev/null", str(python), "-c", _PROGRAM,
+                                  str(worker), w.setup, w.kernel, str(n), str(iterations)],
+                                 capture_output=True, text=True, env=env, check=False)
+            if out.returncode != 0:
+                raise RuntimeError(f"{python} under valgrind failed: {out.stderr.strip()[-400:]}")
+            totals.append(instructions(out.stderr))
+        return per_call(totals[0], totals[1], w.calls_per_iteration)
+
+    out = ["| NumPy | variant | workload | instructions per call, before -> after | after / before | "
+           "after / baseline |", "|---|---|---|---|---|---|"]
+    counted: dict[tuple[str, str, str], float] = {}
+
+    def once(numpy: str, variant: str, name: str) -> float:
+        if (numpy, variant, name) not in counted:
+            counted[(numpy, variant, name)] = count(builds[(numpy, variant)], name)
+        return counted[(numpy, variant, name)]
+
+    for numpy, variant in sorted(builds):
+        if (numpy, f"{variant}before") not in builds:
+            continue
+        for name in workloads:
+            b, a = once(numpy, f"{variant}before", name), once(numpy, variant, name)
+            vs = f"{a / once(numpy, 'baseline', name):.4f}" if (numpy, "baseline") in builds else "-"
+            out.append(f"| {numpy} | {variant} | {name} | {b:,.0f} -> {a:,.0f} | {a / b:.4f} | {vs} |")
+    return "\n".join(out) + (f"\n\ncachegrind, single thread, ({N2:,} - {N1:,}) iterations of the bench "
+                             "worker's loop, PYTHONHASHSEED=0; instructions, not time.\n")
+
+
 def main(argv: list[str]) -> int:
     argv = list(argv)
     if len(argv) > 2 and argv[1] == "table":
         print(after_before_table([Path(f) for f in argv[2:]]), end="")
+        return 0
+    if len(argv) > 2 and argv[1] == "instructions":
+        names = ["add", "scalar"]
+        if "--workloads" in argv:
+            at = argv.index("--workloads")
+            names = argv[at + 1].split(",")
+            del argv[at:at + 2]
+        print(instructions_table([Path(f) for f in argv[2:]], names), end="")
         return 0
     repo = REPO  # --repo: another checkout of lockswap (the tests use a scratch repository)
     if "--repo" in argv:

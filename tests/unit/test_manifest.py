@@ -200,3 +200,24 @@ def test_sdist_pins_are_read_and_the_shipped_manifest_pins_every_version(tmp_pat
     assert m.numpy["2.1.3"].sdist_sha256 == "a" * 64 and m.numpy["2.5.5"].sdist_sha256 == ""
     shipped = manifest.load()
     assert {v: bool(n.sdist_sha256) for v, n in shipped.numpy.items()} == dict.fromkeys(shipped.numpy, True)
+
+
+def test_before_after_instructions_reads_cachegrind_and_divides_per_call():
+    """``before_after.py instructions``: the ``I refs`` total; per call = difference / iterations / calls."""
+    import importlib.util
+
+    import pytest
+
+    path = Path(manifest.paths.PATCHES).parent / "tools" / "before_after.py"
+    spec = importlib.util.spec_from_file_location("before_after", path)
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    stderr = ("==12448== Cachegrind, a high-precision tracing profiler\n==12448== \n"
+              "==12448== I   refs:      509,451,814\n")
+    assert tool.instructions(stderr) == 509_451_814
+    with pytest.raises(ValueError, match="valgrind"):
+        tool.instructions("python3.13t: can't open file")
+    base = 500_000_000
+    assert tool.per_call(base, base + 4_152 * (tool.N2 - tool.N1), 1) == 4_152
+    assert tool.per_call(base, base + 4 * 8_000 * (tool.N2 - tool.N1), 4) == 8_000
