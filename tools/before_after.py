@@ -114,7 +114,8 @@ def per_call(total1: int, total2: int, calls_per_iteration: int) -> float:
 
 
 def instructions_table(files: list[Path], workloads: list[str]) -> str:
-    """Markdown: instructions per call of each ``<v>`` and ``<v>before`` build of the runs in ``files``."""
+    """Markdown: instructions per call of every build of the runs in ``files``: each ``<v>`` against its
+    ``<v>before`` (when the runs have one) and against the same NumPy's ``baseline``."""
     import json
     import os
 
@@ -153,12 +154,17 @@ def instructions_table(files: list[Path], workloads: list[str]) -> str:
         return counted[(numpy, variant, name)]
 
     for numpy, variant in sorted(builds):
-        if (numpy, f"{variant}before") not in builds:
+        if variant == "baseline" or (variant.endswith("before") and (numpy, variant[:-6]) in builds):
             continue
         for name in workloads:
-            b, a = once(numpy, f"{variant}before", name), once(numpy, variant, name)
+            a = once(numpy, variant, name)
+            if (numpy, f"{variant}before") in builds:
+                b = once(numpy, f"{variant}before", name)
+                change = f"{b:,.0f} -> {a:,.0f} | {a / b:.4f}"
+            else:
+                change = f"{a:,.0f} | -"
             vs = f"{a / once(numpy, 'baseline', name):.4f}" if (numpy, "baseline") in builds else "-"
-            out.append(f"| {numpy} | {variant} | {name} | {b:,.0f} -> {a:,.0f} | {a / b:.4f} | {vs} |")
+            out.append(f"| {numpy} | {variant} | {name} | {change} | {vs} |")
     return "\n".join(out) + (f"\n\ncachegrind, single thread, ({N2:,} - {N1:,}) iterations of the bench "
                              "worker's loop, PYTHONHASHSEED=0; instructions, not time.\n")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import os
 import re
 import shutil
 from pathlib import Path
@@ -155,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
     workers = args.workers or max(2, environment.usable_cores())
     created = log.utc_now()
     python, info = target_python(args, variant)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    machine = environment.machine()  # its load is the load at the start of the measurement, after any build
+    load = environment.loadavg() or 0.0
     if load > environment.usable_cores() - 0.5:
         log.warn(f"load average {load:.1f} on {environment.usable_cores()} usable cores: other "
                  "work competes for the cores, t1/tN will be noisy (the JSON records the load)")
@@ -195,7 +195,8 @@ def run(args: argparse.Namespace) -> int:
     unmodified = analysis.summary([r["ratio"] for r in runs if r["arm"] == analysis.NONE])
     doc: dict[str, Any] = {
         "kind": render.KIND, "schema_version": render.VERSION, "created": created,
-        "lockswap": environment.lockswap_commit(), "machine": environment.machine(),
+        "lockswap": environment.lockswap_commit(),
+        "machine": {**machine, "loadavg_at_end": environment.loadavg()},
         "target": {**info, "label": variant, "numpy_version": env.get("numpy_version"), "worker": env},
         "workload": {"name": kernel.name, "setup": kernel.setup, "kernel": kernel.kernel, "size": kernel.size,
                      "source": kernel.source},

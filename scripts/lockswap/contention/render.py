@@ -15,7 +15,9 @@ from ..base.errors import ConfigError
 from ..base.mdtext import escape as esc
 
 KIND = "lockswap-contention"
-VERSION = 2  # 2: each ranking row has "ceiling" (its cost with everything else immortal)
+VERSION = 3  # 2: each ranking row has "ceiling" (its cost with everything else immortal); 3: machine
+# .loadavg_at_start is read before discovery and .loadavg_at_end after the last process (schema 1-2
+# files hold the load when the file was written, i.e. at the end, under loadavg_at_start)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -37,6 +39,24 @@ def _ci(lo_hi: list[float] | tuple[float, float]) -> str:
 
 def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def load_line(doc: dict[str, Any]) -> str:
+    """The 1-minute load at the start and end of the measurement, and whether the start was busy (above
+    half the usable CPUs: the rule of docs/measurements.md). Schema 1-2 files read it at the end only."""
+    m = doc.get("machine") or {}
+    at = m.get("loadavg_at_start")
+    cpus = m.get("usable_cores")
+    start = float(at[0]) if isinstance(at, list) and at else None
+    end = m.get("loadavg_at_end")
+    if int(doc.get("schema_version", 0)) < 3:
+        return (f"1-minute load when the file was written: {start:.2f} (schema {doc.get('schema_version')} "
+                "files record no load at the start)" if start is not None else "load: not recorded")
+    text = (f"1-minute load {start:.2f} at the start of the measurement, "
+            f"{float(end):.2f} at its end" if start is not None and end is not None else "load: not recorded")
+    if start is not None and isinstance(cpus, int) and start > cpus / 2:
+        text += f" ({cpus} usable CPUs: a busy start, so the timed arms are exploratory)"
+    return text + "."
 
 
 def markdown(doc: dict[str, Any]) -> str:
@@ -65,6 +85,7 @@ def markdown(doc: dict[str, Any]) -> str:
     if u:
         lines[4:4] = [f"Unmodified: t1/t{n} = {u['median']:.3f} [95% CI {u['ci'][0]:.3f}-{u['ci'][1]:.3f}] "
                       f"over {u['n']} processes.", ""]
+    lines[4:4] = [load_line(doc), ""]
     for i, r in enumerate(doc["ranking"], 1):
         label = esc(r["label"]) if r["arm"] != "all" else "**everything at once** (ceiling)"
         gain = f"{r['gain']:+.3f} {_ci(r['gain_ci'])}"
