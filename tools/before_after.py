@@ -21,8 +21,8 @@ medians over processes, bootstrap 95% CI, Mann-Whitney p Holm-adjusted across th
     python3 tools/before_after.py instructions results/bench-*.json [--workloads add,scalar]
 
 counts, with valgrind's cachegrind, the instructions one call of each single-thread workload executes
-on every ``<variant>`` and ``<variant>before`` build of those runs and on their NumPy's ``baseline``
-(the runs' own venvs, the bench worker's own loop): (instructions of N2 iterations - of N1) /
+on every build of those runs, against its ``<variant>before`` (when the runs have one) and its NumPy's
+``baseline`` (the runs' own venvs, the bench worker's own loop): (instructions of N2 iterations - of N1) /
 (N2 - N1) / calls per iteration, with PYTHONHASHSEED=0. The count repeats to within a few hundred
 instructions per process, so it resolves a per-call change far below what wall time resolves on a
 noisy VM; it is not time (an atomic read-modify-write, a cache miss and an add each count as one
