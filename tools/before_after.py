@@ -113,6 +113,25 @@ def per_call(total1: int, total2: int, calls_per_iteration: int) -> float:
     return (total2 - total1) / (N2 - N1) / calls_per_iteration
 
 
+def instructions_input_problem(files: list[Path], workloads: list[str]) -> str:
+    """One sentence on what to fix before anything runs, or "" when the input is usable."""
+    import shutil
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from lockswap.bench import workloads as registry
+
+    unknown = [w for w in workloads if w not in registry.REGISTRY]
+    if not workloads or unknown:
+        return (f"unknown workload(s) {', '.join(unknown) or '(none given)'}: use --workloads with names "
+                f"from {', '.join(registry.REGISTRY)}")
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        return f"no such results file: {', '.join(missing)} (give the bench run's results/bench-*.json)"
+    if shutil.which("valgrind") is None:
+        return "valgrind is not installed: install it (Debian/Ubuntu: apt-get install valgrind), then rerun"
+    return ""
+
+
 def instructions_table(files: list[Path], workloads: list[str]) -> str:
     """Markdown: instructions per call of every build of the runs in ``files``: each ``<v>`` against its
     ``<v>before`` (when the runs have one) and against the same NumPy's ``baseline``."""
@@ -178,8 +197,12 @@ def main(argv: list[str]) -> int:
         names = ["add", "scalar"]
         if "--workloads" in argv:
             at = argv.index("--workloads")
-            names = argv[at + 1].split(",")
+            names = argv[at + 1].split(",") if at + 1 < len(argv) else []
             del argv[at:at + 2]
+        problem = instructions_input_problem([Path(f) for f in argv[2:]], names)
+        if problem:
+            print(f"before_after.py instructions: {problem}", file=sys.stderr)
+            return 2
         print(instructions_table([Path(f) for f in argv[2:]], names), end="")
         return 0
     repo = REPO  # --repo: another checkout of lockswap (the tests use a scratch repository)

@@ -14,8 +14,8 @@ def test_load_is_read_before_discovery_and_after_the_last_process(tmp_path, monk
     clock = {"load": 0.4}  # the 1-minute load "now"; discovery and measurement raise it
     monkeypatch.setattr(command.environment, "loadavg", lambda: clock["load"])
     real_machine = command.environment.machine
-    monkeypatch.setattr(command.environment, "machine",
-                        lambda: {**real_machine(), "usable_cores": 2, "loadavg_at_start": [clock["load"], 0, 0]})
+    monkeypatch.setattr(command.environment, "machine", lambda: {
+        **real_machine(), "usable_cores": 2, "loadavg_at_start": [clock["load"], 0, 0]})
     monkeypatch.setattr(command, "target_python", lambda args, variant: (Path("py"), {"source": "test"}))
     monkeypatch.setattr(command, "perf_c2c", lambda: "not checked")
 

@@ -221,3 +221,20 @@ def test_before_after_instructions_reads_cachegrind_and_divides_per_call():
     base = 500_000_000
     assert tool.per_call(base, base + 4_152 * (tool.N2 - tool.N1), 1) == 4_152
     assert tool.per_call(base, base + 4 * 8_000 * (tool.N2 - tool.N1), 4) == 8_000
+
+
+def test_before_after_instructions_refuses_bad_input_before_running_anything(tmp_path, capsys):
+    """An unknown workload or a missing results file: one message, exit 2, no valgrind run."""
+    import importlib.util
+
+    path = Path(manifest.paths.PATCHES).parent / "tools" / "before_after.py"
+    spec = importlib.util.spec_from_file_location("before_after", path)
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    results = tmp_path / "bench.json"
+    results.write_text("{}")
+    assert tool.main(["x", "instructions", str(results), "--workloads", "add,nosuch"]) == 2
+    assert "unknown workload(s) nosuch" in capsys.readouterr().err
+    assert tool.main(["x", "instructions", str(tmp_path / "missing.json")]) == 2
+    assert "no such results file" in capsys.readouterr().err
