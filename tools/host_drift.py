@@ -64,14 +64,16 @@ def shuffled_range(values: list[float], seed: int = 0) -> tuple[float, float]:
 
 
 def one_thread_times(run: Any) -> tuple[list[tuple[str, int]], dict[Cell, dict[int, float]]]:
-    """Processes ``(target, repeat)`` in the order they ran, and per 1-thread cell: repeat -> ns/iteration."""
-    order: dict[tuple[str, int], None] = {}
-    times: dict[Cell, dict[int, float]] = defaultdict(dict)
-    for m in run.measurements:
-        order.setdefault((m.target, m.repeat), None)
-        if m.workers == 1 and m.iterations:
-            times[(m.numpy_version, m.variant, m.workload, m.size)][m.repeat] = m.seconds / m.iterations * 1e9
-    return list(order), dict(times)
+    """Processes ``(target, repeat)`` in the order they ran, and per 1-thread cell: repeat -> ns/iteration
+    (the report's own numbers: ``cells.pool`` and ``scaling.ns_by_process``)."""
+    from lockswap.report import cells, scaling
+
+    order = list(dict.fromkeys((m.target, m.repeat) for m in run.measurements))
+    pool = cells.pool([run])
+    times = {(k.numpy, k.variant, k.workload, k.size):
+             {repeat: ns for (_, repeat), ns in scaling.ns_by_process(pool, k).items()}
+             for k in pool.processes if k.workers == 1}
+    return order, {c: t for c, t in times.items() if t}
 
 
 def analyse(run: Any, reference: str | None = None) -> str:
@@ -118,9 +120,12 @@ def analyse(run: Any, reference: str | None = None) -> str:
         if ref is not None and variant != reference:
             common = sorted(t.keys() & ref.keys())
             unpaired = stats.bootstrap_ratio(list(t.values()), list(ref.values()))
-            paired = stats.bootstrap_median([t[r] / ref[r] for r in common])
-            row += (f" {unpaired.estimate:.3f} [{unpaired.low:.3f}, {unpaired.high:.3f}] |"
-                    f" {paired.estimate:.3f} [{paired.low:.3f}, {paired.high:.3f}] |")
+            row += f" {unpaired.estimate:.3f} [{unpaired.low:.3f}, {unpaired.high:.3f}] |"
+            if common:  # an incomplete run may have no round with both builds
+                paired = stats.bootstrap_median([t[r] / ref[r] for r in common])
+                row += f" {paired.estimate:.3f} [{paired.low:.3f}, {paired.high:.3f}] |"
+            else:
+                row += " - |"
         elif reference:
             row += " | |"
         out.append(row)

@@ -92,3 +92,16 @@ def test_an_unknown_reference_is_refused(tmp_path):
     got = subprocess.run([sys.executable, str(SCRIPT), str(path), "--reference", "tls"],
                          capture_output=True, text=True)
     assert got.returncode == 2 and "no variant 'tls' measured" in got.stderr
+
+
+def test_a_reference_with_no_round_in_common_gets_no_paired_interval(tmp_path):
+    """An incomplete run: the builds never shared a round, so pairing by round has nothing to pair."""
+    path = _run(tmp_path, lambda r: 1.0, "apart")
+    doc = json.loads(path.read_text())
+    doc["measurements"] = [m for m in doc["measurements"]
+                           if (m["variant"] == "baseline") == (m["repeat"] < 8)]
+    path.write_text(json.dumps(doc))
+    out = subprocess.run([sys.executable, str(SCRIPT), str(path), "--reference", "baseline"],
+                         capture_output=True, text=True, check=True).stdout
+    row = _rows(out)["rwlock"]
+    assert row[7].startswith("1.10") and row[8].strip() == "- |"

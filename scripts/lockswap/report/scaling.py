@@ -33,9 +33,14 @@ def efficiencies(pool: Pool, key: Key) -> list[float]:
     return [one[r][0] / mine[r][0] for r in sorted(one.keys() & mine.keys()) if one[r][1] == mine[r][1]]
 
 
+def ns_by_process(pool: Pool, key: Key) -> dict[tuple[int, int], float]:
+    """Single-thread nanoseconds per kernel iteration by process ((run index, repeat))."""
+    return {r: s / it * 1e9 for r, (s, it) in pool.processes.get(replace(key, workers=1), {}).items()}
+
+
 def ns_per_call(pool: Pool, key: Key) -> list[float]:
     """Single-thread nanoseconds per kernel iteration, one per process."""
-    return [s / it * 1e9 for s, it in pool.processes.get(replace(key, workers=1), {}).values()]
+    return list(ns_by_process(pool, key).values())
 
 
 def version_key(version: str) -> tuple[tuple[int, str], ...]:
