@@ -48,6 +48,53 @@ def test_a_hang_without_watchdog_ends_at_the_outer_timeout():
     assert "stress case stuck hung (killed after the outer timeout" in got.message()
 
 
+def test_a_deadlock_ends_after_the_stall_window_with_every_stack():
+    """No watchdog in the case: the runner sees its threads stop using CPU, asks for the stacks and
+    kills it long before the outer timeout."""
+    got = stress_runner.run_case(CASES, "deadlock", timeout=300, stall=3)
+    assert got.kind == "hang" and got.returncode is None and got.seconds < 60
+    assert "a deadlock" in got.message() and "outer timeout" not in got.message()
+    assert got.output.lower().count("thread 0x") >= 3  # main ("Current thread") and both deadlocked
+
+
+@pytest.mark.parametrize("case", ["busy", "busy_child"])
+def test_a_case_that_keeps_a_cpu_busy_is_not_stalled(case):
+    """busy_child's own process only waits: its child's CPU time counts for it."""
+    got = stress_runner.run_case(CASES, case, timeout=120, stall=2)
+    assert got.ok, got.message()
+
+
+def test_progress_is_cpu_time_per_window():
+    p = stress_runner.Progress(window=10, share=0.1)  # 1 CPU-second in 10 s is progress
+    assert not p.stalled(0.0, 0.0)
+    assert not p.stalled(9.0, 0.5)
+    assert p.stalled(10.0, 0.9)
+    p = stress_runner.Progress(window=10, share=0.1)
+    assert not p.stalled(0.0, 0.0)
+    assert not p.stalled(5.0, 1.0)  # progress: the window starts again here
+    assert not p.stalled(14.0, 1.5)
+    assert p.stalled(15.0, 1.9)
+    assert not stress_runner.Progress(window=1).stalled(100.0, None)  # no /proc: never stalled
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="no /proc")
+def test_tree_cpu_seconds_counts_a_child_while_it_runs():
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.monotonic() + 60\n"
+                              "while time.monotonic() < end: pass"])
+    try:
+        start = stress_runner.tree_cpu_seconds(child.pid)
+        time.sleep(1.5)
+        assert start is not None and stress_runner.tree_cpu_seconds(child.pid) - start > 0.5
+    finally:
+        child.kill()
+        child.wait()
+    assert stress_runner.tree_cpu_seconds(child.pid) is None  # gone
+
+
 @pytest.mark.parametrize(("rc", "out", "kind"), [
     (0, "", "pass"), (1, "stress case x: FAIL", "fail"), (-6, "", "crash"),
     (1, "Fatal Python error: PyArrayIdentityHash_LockShared", "crash"),

@@ -248,6 +248,7 @@ STRESS_ENV = {THREAD: {
     "LOCKSWAP_STRESS_ROUNDS": "30",  # create/call/drop rounds of user ufuncs (150)
     "LOCKSWAP_STRESS_CHURN": "300",  # short-lived threads in thread_churn (3000)
     "LOCKSWAP_STRESS_WATCHDOG": "1800",  # seconds before a case counts as hung (300)
+    "LOCKSWAP_STRESS_STALL": "120",  # seconds below 10 % of a CPU before a case counts as deadlocked (60)
     "LOCKSWAP_STRESS_INSERT_SECONDS": "120",  # writer_starvation: one insert among readers (10)
     "LOCKSWAP_STRESS_INSERTS_SECONDS": "600",  # writer_starvation: all inserts (60)
     "LOCKSWAP_STRESS_FORK_SECONDS": "300",  # fork: a forked child's calls and exit (60)

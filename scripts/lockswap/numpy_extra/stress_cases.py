@@ -6,7 +6,8 @@
 
 Runs INSIDE a variant's test venv (stdlib + NumPy only). Each case arms
 ``faulthandler.dump_traceback_later(..., exit=True)``, so a hang ends as exit 1 with every thread's
-stack on stderr; a crash (abort, segfault) ends with faulthandler's stack.
+stack on stderr; a crash (abort, segfault) ends with faulthandler's stack; SIGUSR1 prints every
+thread's stack (the runner sends it to a case whose processes stopped using CPU: a deadlock).
 ``test_lockswap_stress_cases.py`` runs every case in its own subprocess with an outer timeout and
 turns the result into a named pytest outcome. Cases (see each function):
 
@@ -32,6 +33,7 @@ import faulthandler
 import gc
 import os
 import random
+import signal
 import sys
 import threading
 import time
@@ -222,6 +224,9 @@ CASES = dict(sorted((name[5:], fn) for module in (globals(), vars(stress_reentra
 
 
 def main(argv: list[str]) -> int:
+    if hasattr(faulthandler, "register") and hasattr(signal, "SIGUSR1"):
+        # the runner's deadlock detector asks every process of a stalled case for its stacks
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     if argv[1:] == [stress_lifecycle.CHILD_FLAG]:  # the interpreter case_finalization observes
         try:
             return stress_lifecycle.finalization_child()

@@ -6,10 +6,19 @@ unit tests (with tiny pure-Python fixture scripts): a crash (killed by a signal,
 stderr), a hang (the case's own faulthandler watchdog fired, or the outer timeout killed it) and a
 plain failure are all a named :class:`CaseResult`, never a hung job. :func:`known_upstream` is the
 venv side of the attribution rule: only the baseline build may turn a recorded case into xfail.
+
+A deadlock need not wait out the watchdog: where ``/proc`` exists (Linux), the case's processes
+(the case and every descendant, live or reaped) are sampled, and if together they use less than
+:data:`STALL_SHARE` of one CPU over ``LOCKSWAP_STRESS_STALL`` seconds (default 60), nothing can be
+making progress: every process of the case is asked for its threads' stacks (SIGUSR1, which
+``stress_cases.py`` registers with faulthandler) and then killed, and the case is a hang. A live case
+keeps at least one CPU busy, even 5-15x slowed down under a sanitizer; a deadlocked one only wakes
+for CPython's stop-the-world polls and the sanitizer's background thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
@@ -20,6 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TAIL = 6000  # characters of output kept in a failure message
+STALL = float(os.environ.get("LOCKSWAP_STRESS_STALL", "60"))  # seconds without progress: a deadlock
+STALL_SHARE = 0.10  # "without progress": less than this share of one CPU over STALL seconds
+DUMP_WAIT = 5.0  # seconds the processes get to print their stacks before they are killed
 KNOWN = Path(__file__).with_name("known_upstream.json")
 BASELINE = "baseline"
 
@@ -59,6 +71,7 @@ class CaseResult:
     returncode: int | None
     output: str  # stdout + stderr (tail)
     seconds: float
+    stopped: str = ""  # why the runner killed the case ("" when it ended by itself)
 
     @property
     def ok(self) -> bool:
@@ -67,7 +80,9 @@ class CaseResult:
     def message(self) -> str:
         what = {"fail": "failed", "crash": "crashed", "hang": "hung"}.get(self.kind, "passed")
         rc = self.returncode
-        if rc is not None and rc < 0:
+        if self.stopped:
+            rc_text = self.stopped
+        elif rc is not None and rc < 0:
             try:
                 rc_text = f"killed by {signal.Signals(-rc).name}"
             except ValueError:
@@ -93,18 +108,111 @@ def classify(returncode: int, output: str) -> str:
     return "fail"
 
 
+PROC = Path("/proc")
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds of the process and of the children it reaped) from /proc/PID/stat."""
+    try:
+        text = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": state, ppid, ...
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return int(fields[1]), ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds used so far by ``pid`` and its descendants (live, or reaped by one of them);
+    None where there is no ``/proc`` or ``pid`` is gone."""
+    if not (PROC / "self" / "stat").is_file():
+        return None
+    stats = {}
+    for entry in PROC.iterdir():
+        if entry.name.isdigit():
+            got = _stat(int(entry.name))
+            if got is not None:
+                stats[int(entry.name)] = got
+    if pid not in stats:
+        return None
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += stats[p][1]
+        todo.extend(c for c, (parent, _) in stats.items() if parent == p)
+    return total
+
+
+class Progress:
+    """Whether a case's processes still use CPU: :meth:`stalled` once, over the last ``window``
+    seconds, they used less than ``share`` of one CPU."""
+
+    def __init__(self, window: float, share: float = STALL_SHARE) -> None:
+        self.window, self.need = window, share * window
+        self.since: tuple[float, float] | None = None  # (time, CPU seconds) of the last progress
+
+    def stalled(self, now: float, cpu: float | None) -> bool:
+        if cpu is None:
+            return False
+        if self.since is None or cpu - self.since[1] >= self.need:
+            self.since = (now, cpu)
+            return False
+        return now - self.since[0] >= self.window
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Every process of the case prints its threads' stacks (SIGUSR1), then all are killed."""
+    if os.name != "posix":
+        proc.kill()
+        return
+    for sig, wait in ((signal.SIGUSR1, DUMP_WAIT), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        if wait is not None:
+            try:
+                proc.wait(wait)
+            except subprocess.TimeoutExpired:
+                continue
+
+
 def run_case(script: Path, case: str, timeout: float, python: str = sys.executable,
-             env: dict[str, str] | None = None) -> CaseResult:
-    """Run ``python -X faulthandler script case``; ``timeout`` seconds is the outer limit."""
+             env: dict[str, str] | None = None, stall: float = STALL) -> CaseResult:
+    """Run ``python -X faulthandler script case``; ``timeout`` seconds is the outer limit, ``stall``
+    seconds without progress (see the module's doc) ends it sooner."""
+    import tempfile
     import time
 
     cmd = [python, "-X", "faulthandler", str(script), case]
-    start = time.perf_counter()
-    try:
-        got = subprocess.run(cmd, capture_output=True, timeout=timeout, env=env, check=False)
-    except subprocess.TimeoutExpired as exc:
-        out = _text(exc.stdout) + _text(exc.stderr)
-        return CaseResult(case, "hang", None, out[-TAIL:], time.perf_counter() - start)
-    out = _text(got.stdout) + _text(got.stderr)
-    return CaseResult(case, classify(got.returncode, out), got.returncode, out[-TAIL:],
-                      time.perf_counter() - start)
+    start = time.monotonic()
+    progress = Progress(stall)
+    with tempfile.TemporaryFile() as out:  # a file, not a pipe: nothing blocks on a full pipe
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=os.name == "posix")
+        stopped = ""
+        while True:
+            try:
+                proc.wait(min(1.0, stall / 10))
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if now - start >= timeout:
+                stopped = "killed after the outer timeout"
+            elif progress.stalled(now, tree_cpu_seconds(proc.pid)):
+                stopped = (f"killed: its processes used less than {STALL_SHARE:.0%} of a CPU for "
+                           f"{stall:g} s, a deadlock; stacks from SIGUSR1 above")
+            if stopped:
+                _stop(proc)
+                proc.wait()
+                break
+        if not stopped and os.name == "posix":
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)  # a forked child the case left behind
+        out.seek(0)
+        text = _text(out.read())[-TAIL:]
+    seconds = time.monotonic() - start
+    if stopped:
+        return CaseResult(case, "hang", None, text, seconds, stopped)
+    return CaseResult(case, classify(proc.returncode, text), proc.returncode, text, seconds)
