@@ -129,10 +129,13 @@ def write_probe(out: Path, tree: Path, manifest_text: str, manifest_dir: Path, n
             forms.insert(0, ("baselinecomment", COMMENT))
         names.append(name)
         for new, code in forms:
-            header = (f"Description: NumPy {numpy} as released, plus "
-                      f"{code.strip().splitlines()[0].strip('/* ').replace('lockswap layout probe: ', '')}\n")
+            what = code.strip().splitlines()[0].strip("/* ").replace("lockswap layout probe: ", "")
+            header = (f"Description: NumPy {numpy} as released, plus code that is {what}\n"
+                      "Origin: lockswap, tools/layout_probe.py\nAuthor: lockswap developers\n"
+                      f"NumPy: {numpy}\nVariant: {new}\n\n")
             path = out / f"{new}-{numpy}.patch"
-            path.write_text(padded_patch(tree, text, code, header))
+            patch = padded_patch(tree, text, code, header)
+            path.write_text(re.sub(r"(?m)^Variant: .*$", f"Variant: {new}", patch, count=1))
             extra.append(f'[variants.{new}]\ndescription = "{name} at another code layout ({new})"\n'
                          f'origin = "lockswap"\npatches = {{ "{numpy}" = "{path}" }}\n')
             names.append(new)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lockswap.base import manifest
+from lockswap.patch.apply import read_header
 
 REPO = Path(manifest.paths.PATCHES).parent
 DISPATCH = "numpy/_core/src/umath/dispatching.cpp"
@@ -33,6 +34,11 @@ os = ["ubuntu-24.04"]
 
 X_PATCH = f"""Description: x lock
  a header line
+Origin: lockswap
+Author: lockswap developers
+NumPy: 2.5.5
+Variant: x
+
 diff --git a/{DISPATCH} b/{DISPATCH}
 --- a/{DISPATCH}
 +++ b/{DISPATCH}
@@ -79,6 +85,9 @@ def test_probe_builds_keep_the_variants_code_and_add_only_a_never_called_pad(tmp
     loaded = manifest.load(out / "manifest.toml")  # lockswap's own loader takes the written manifest
     padded = [n for n in names if n not in ("baseline", "x")]
     assert loaded.variants_for("2.5.5") == ["baseline", "x", *padded]
+    for name in padded:  # each has the header lockswap's patch stage requires, naming its own variant
+        written = loaded.patch_for(name, "2.5.5")
+        assert written is not None and read_header(written)["Variant"] == name
     pad = loaded.patch_for("xpad48", "2.5.5")
     assert pad is not None and pad.read_text().startswith("Description: x lock\n a header line\n")
     text = applied(src, pad, tmp_path / "xpad48")

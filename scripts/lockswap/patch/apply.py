@@ -55,7 +55,7 @@ def read_header(patch: Path) -> dict[str, str]:
     if missing:
         raise PatchError(
             f"{patch}: header lacks {', '.join(missing)}",
-            f"start the patch with the fields {', '.join(HEADER_FIELDS)} (see patches/README.md)",
+            f"start the patch with the fields {', '.join(HEADER_FIELDS)} (README.md, Variants and patches)",
         )
     return fields
 
