@@ -36,6 +36,17 @@ def test_parse_real_lock_order_inversion():
                            ["pthread_mutex_lock", "lock_ba", "main"]]
 
 
+def test_parse_real_one_stack_report_without_a_section_title():
+    """'signal handler spoils errno' (here: faulthandler's SIGUSR1 dump of a case the stress runner
+    stopped as stalled) lists its one stack right under the header, with no "by thread" title."""
+    parsed = tsan_report.parse_files([FIXTURES / "signal-errno-gcc12.log"])
+    assert parsed.unparsed == [] and parsed.reports == 1
+    (race,) = parsed.races.values()
+    assert race.kind == "signal handler spoils errno"
+    assert race.stacks == [["faulthandler_user", "select_poll_poll_impl", "select_poll_poll"]]
+    assert not race.in_numpy
+
+
 def _swap_and_move(text: str) -> str:
     """The same race seen from the other side, in another process, at other addresses."""
     text = re.sub(r"0x[0-9a-f]+", "0xdeadbeef", text).replace("pid=4518", "pid=999")

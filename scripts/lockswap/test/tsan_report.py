@@ -140,7 +140,9 @@ def parse_report(text: str) -> Report:
     numpy_frames: set[int] = set()  # indexes into sections
     for ln in lines[1:]:
         frame = _FRAME.match(ln)
-        if frame and sections:
+        if frame and not sections:  # a one-stack report ("signal handler spoils errno"): no title line
+            sections.append(("stack", []))
+        if frame:
             sections[-1][1].append(function_name(frame.group("rest")))
             if _NUMPY.search(frame.group("rest")):
                 numpy_frames.add(len(sections) - 1)
