@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -46,6 +51,44 @@ def test_a_hang_without_watchdog_ends_at_the_outer_timeout():
     got = stress_runner.run_case(CASES, "stuck", timeout=2)
     assert got.kind == "hang" and got.returncode is None
     assert "stress case stuck hung (killed after the outer timeout" in got.message()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups and SIGTERM")
+def test_a_stopped_runner_takes_its_running_case_with_it(tmp_path):
+    """The case leads its own session, so neither Ctrl-C nor a SIGTERM to the runner reaches it:
+    the runner must kill it on the way out, or it runs on after the test run was stopped."""
+    pidfile = tmp_path / "case.pid"
+    code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]); "
+            "import stress_runner as r; r.stop_cases_on_sigterm(); "
+            "r.run_case(Path(sys.argv[1]), 'stuck', timeout=100)")
+    here = str(Path(stress_runner.__file__).parent)
+    runner = subprocess.Popen([sys.executable, "-c", code, str(CASES), here],
+                              env={**os.environ, "STUCK_PIDFILE": str(pidfile)})
+    try:
+        deadline = time.monotonic() + 60
+        while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pidfile.exists(), f"the case never started (runner exit code {runner.poll()})"
+        case_pid = int(pidfile.read_text())
+        runner.send_signal(signal.SIGTERM)
+        assert runner.wait(30) != 0
+        deadline = time.monotonic() + 10
+        while _alive(case_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(case_pid), "the case process outlived its stopped runner"
+    finally:
+        runner.kill()
+        runner.wait()
+        if pidfile.exists() and pidfile.read_text() and _alive(int(pidfile.read_text())):
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 def test_a_deadlock_ends_after_the_stall_window_with_every_stack():

@@ -17,7 +17,8 @@ turns the result into a named pytest outcome. Cases (see each function):
   some cached in the shared table by another thread, some by nobody: a per-thread cache must take
   the shared, locked path while resolution is in progress);
 - ``table_growth`` (concurrent inserts and resizes), ``register_race`` (hits racing with promoter
-  registration), ``thread_churn``, ``ufunc_death`` (user ufuncs dying while cached);
+  registration), ``register_miss_race`` (resolution on every call racing with registration),
+  ``thread_churn``, ``ufunc_death`` (user ufuncs dying while cached);
 - process lifecycle and fairness (``stress_lifecycle.py``): ``shutdown`` (daemon threads calling
   ufuncs at exit), ``fork`` (children forked while threads hit and insert must call the same
   ufuncs and exit in time), ``finalization`` (atexit and ``__del__`` call a ufunc while a daemon
@@ -45,7 +46,18 @@ import numpy as np
 import stress_lifecycle
 import stress_reentrant
 from capi_promoter import ERRORS, add_promoter, dtype_class
-from stress_common import CODES, THREADS, WATCHDOG, CaseFailed, arr, check, combos, outcome, run_threads
+from stress_common import (
+    CODES,
+    THREADS,
+    WATCHDOG,
+    CaseFailed,
+    arr,
+    check,
+    combos,
+    outcome,
+    run_threads,
+    seconds,
+)
 
 # NumPy's lazily imported submodules (numpy/__init__.py's module __getattr__)
 LAZY = ("rec", "char", "testing", "ctypeslib", "typing", "strings", "polynomial", "ma", "fft",
@@ -103,6 +115,55 @@ def case_register_race() -> None:
     run_threads(THREADS, work)
     check(not ERRORS, f"errors inside the promoters: {ERRORS}")
 
+
+def case_register_miss_race() -> None:
+    """Promoter registration racing with resolution on the same ufunc, all the time: THREADS-1
+    threads call ``np.bitwise_and`` on float64, which has no loop, so every call resolves anew
+    (a failed resolution is never cached) and reads all of the ufunc's loops and promoters, while
+    one thread registers promoters for integer DType triples on it for at most
+    LOCKSWAP_STRESS_REGISTER_SECONDS (10). NumPy 2.1-2.4 keep loops and promoters in a list that
+    resolution reads and registration appends to. Every call must raise TypeError and every
+    registered promoter must be there afterwards; a data race between the two shows under TSan."""
+    f = arr("d")
+    ints = "?bBhHiIlLqQ"
+    triples = [tuple(dtype_class(c) for c in (a, b, o)) for a in ints for b in ints for o in ints]
+    deadline = time.monotonic() + seconds("LOCKSWAP_STRESS_REGISTER_SECONDS", 10)
+    stop = threading.Event()
+    added: list[tuple] = []
+
+    def reader():
+        n = 0
+        while not stop.is_set() or n < 20:
+            try:
+                np.bitwise_and(f, f)
+            except TypeError:
+                n += 1
+                continue
+            check(False, "np.bitwise_and(float64, float64) did not raise")
+
+    def registrar():
+        try:
+            for k, t in enumerate(triples):
+                if time.monotonic() > deadline and len(added) >= 64:
+                    break
+                try:
+                    add_promoter(np.bitwise_and, t, lambda: None)
+                    added.append(t)
+                except TypeError:  # that DType triple has a loop already
+                    pass
+                if k % 16 == 15:
+                    time.sleep(0.001)
+        finally:
+            stop.set()
+
+    run_threads(THREADS, lambda i: registrar() if i == 0 else reader())
+    for t in (added[0], added[-1]):  # registered: a second registration must be refused
+        try:
+            add_promoter(np.bitwise_and, t, lambda: None)
+        except TypeError:
+            continue
+        check(False, f"promoter for {t} registered twice: the first registration was lost")
+    check(not ERRORS, f"errors inside the promoters: {ERRORS}")
 
 def case_thread_churn() -> None:
     """Thousands of short-lived threads, each calling ufuncs (hits and a few misses): per-thread

@@ -177,6 +177,32 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
                 continue
 
 
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """The case leads its own session (so the stall detector can signal all of it), which also
+    shields it from the terminal's Ctrl-C and from a signal sent to the runner's group."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    proc.wait()
+
+
+def stop_cases_on_sigterm() -> None:
+    """SIGTERM (lockswap stopping the test run, a CI cancel) raises KeyboardInterrupt in the main
+    thread, so :func:`run_case` kills the running case's processes instead of leaving them behind
+    (they are in their own session; SIGTERM's default action ends this process without cleanup)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        def interrupt(signum: int, _frame: object) -> None:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def run_case(script: Path, case: str, timeout: float, python: str = sys.executable,
              env: dict[str, str] | None = None, stall: float = STALL) -> CaseResult:
     """Run ``python -X faulthandler script case``; ``timeout`` seconds is the outer limit, ``stall``
@@ -191,22 +217,26 @@ def run_case(script: Path, case: str, timeout: float, python: str = sys.executab
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=os.name == "posix")
         stopped = ""
-        while True:
-            try:
-                proc.wait(min(1.0, stall / 10))
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            now = time.monotonic()
-            if now - start >= timeout:
-                stopped = "killed after the outer timeout"
-            elif progress.stalled(now, tree_cpu_seconds(proc.pid)):
-                stopped = (f"killed: its processes used less than {STALL_SHARE:.0%} of a CPU for "
-                           f"{stall:g} s, a deadlock; stacks from SIGUSR1 above")
-            if stopped:
-                _stop(proc)
-                proc.wait()
-                break
+        try:
+            while True:
+                try:
+                    proc.wait(min(1.0, stall / 10))
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                now = time.monotonic()
+                if now - start >= timeout:
+                    stopped = "killed after the outer timeout"
+                elif progress.stalled(now, tree_cpu_seconds(proc.pid)):
+                    stopped = (f"killed: its processes used less than {STALL_SHARE:.0%} of a CPU for "
+                               f"{stall:g} s, a deadlock; stacks from SIGUSR1 above")
+                if stopped:
+                    _stop(proc)
+                    proc.wait()
+                    break
+        except BaseException:  # Ctrl-C, or SIGTERM through stop_cases_on_sigterm: the case goes too
+            _kill_group(proc)
+            raise
         if not stopped and os.name == "posix":
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)  # a forked child the case left behind

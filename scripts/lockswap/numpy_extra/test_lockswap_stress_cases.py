@@ -19,12 +19,13 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from stress_runner import known_upstream, run_case, variant
+from stress_runner import known_upstream, run_case, stop_cases_on_sigterm, variant
 
 HERE = Path(__file__).parent
 SCRIPT = HERE / "stress_cases.py"
 WATCHDOG = float(os.environ.get("LOCKSWAP_STRESS_WATCHDOG", "300"))
 # cases that run several fresh processes (a first-access race shows in a fresh process only)
+stop_cases_on_sigterm()  # a stopped test run takes its running case with it
 REPEAT = {"bench_workloads": 3, "shutdown": 5, "lazy_import_race": 2, "finalization": 2}
 
 
