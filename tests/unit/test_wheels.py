@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import zipfile
 
 import pytest
@@ -55,3 +56,58 @@ def test_the_blas_choice_is_explicit_on_every_os_and_recorded():
     wheel = build.Wheel(Path("w.whl"), "x", "2.1.3", "2.1.3+lockswap.x", "cp313t", "p", "s", "k")
     assert wheel.to_json()["blas"] == "none"
     assert set(wheel.to_json()) >= {"blas", "key", "variant"}
+
+
+def configured(build_dir, c, cpp):
+    """A build directory as meson describes it after a configure with these compiler commands."""
+    info = build_dir / "meson-info"
+    info.mkdir(parents=True)
+    host = {"c": {"exelist": c}, "cpp": {"exelist": cpp}, "cython": {"exelist": ["cython"]}}
+    (info / "intro-compilers.json").write_text(json.dumps({"host": host, "build": host}))
+
+
+CCACHED = {"CC": ["ccache", "cc"], "CXX": ["ccache", "c++"]}
+
+
+def test_a_slot_configured_before_ccache_was_installed_is_configured_afresh(tmp_path):
+    """Meson keeps the compilers of a build directory's first configure on --reconfigure."""
+    from lockswap.build import wheel as build
+
+    configured(tmp_path / "old", ["cc"], ["c++"])
+    assert build.stale_compilers(tmp_path / "old", CCACHED) == (
+        "it was configured with CC cc, CXX c++, and now CC ccache cc, CXX ccache c++")
+    configured(tmp_path / "new", ["/usr/bin/ccache", "cc"], ["/usr/bin/ccache", "c++"])  # meson 1.12
+    assert build.stale_compilers(tmp_path / "new", CCACHED) == ""
+    assert "CC gcc" in build.stale_compilers(tmp_path / "new", {"CC": ["gcc"], "CXX": ["ccache", "c++"]})
+    assert build.stale_compilers(tmp_path / "never-configured", CCACHED) == ""
+
+
+def test_the_compilers_of_the_last_build_decide_once_recorded(tmp_path):
+    """After a build the stamp decides, so a meson that ignores an installed cache is not rebuilt
+    from scratch on every build."""
+    from lockswap.build import wheel as build
+
+    configured(tmp_path, ["cc"], ["c++"])
+    (tmp_path / build.COMPILERS_STAMP).write_text(json.dumps(CCACHED))
+    assert build.stale_compilers(tmp_path, CCACHED) == ""
+    plain = {"CC": ["cc"], "CXX": ["c++"]}
+    assert build.stale_compilers(tmp_path, plain) == (
+        "it was built with CC ccache cc, CXX ccache c++, and now CC cc, CXX c++")
+
+
+@pytest.mark.parametrize(
+    ("cc", "found", "expected"),
+    [(None, "/usr/bin/ccache", ["ccache", "cc"]), (None, None, ["cc"]),
+     ("gcc-12", "/usr/bin/ccache", ["gcc-12"]), ("ccache /usr/bin/gcc", None, ["ccache", "gcc"])],
+)
+def test_the_compilers_meson_will_use(monkeypatch, cc, found, expected):
+    from lockswap.build import wheel as build
+
+    for var in ("CC", "CXX"):
+        monkeypatch.delenv(var, raising=False)
+    if cc:
+        monkeypatch.setenv("CC", cc)
+    which = build.shutil.which
+    caches = {"ccache": found, "sccache": None}
+    monkeypatch.setattr(build.shutil, "which", lambda name: caches[name] if name in caches else which(name))
+    assert build.compilers()["CC"] == expected

@@ -8,7 +8,9 @@ Cache layout (all keyed by content):
   unchanged files keep their mtimes, every rewritten file gets the current time (also a file put
   back to its pristine content, whose own mtime predates the outputs built from the previous
   variant), so ninja recompiles exactly what differs from the previous build; ccache (stable base
-  dir) covers the rest, e.g. a wiped slot.
+  dir) covers the rest, e.g. a wiped slot. Meson keeps a build directory's first compilers, so a
+  slot built with other compilers than the current ones (ccache installed since, another ``CC``)
+  is wiped once.
 """
 
 from __future__ import annotations
@@ -141,6 +143,55 @@ def _ccache_env(slot: Path) -> dict[str, str]:
     }
 
 
+COMPILER_CACHES = ("ccache", "sccache")
+COMPILERS_STAMP = "lockswap-compilers.json"  # in a slot's build dir: the compilers of its last build
+
+
+def compilers() -> dict[str, list[str]]:
+    """The compilers meson will configure a new build directory with: for ``CC`` and ``CXX``, the
+    compiler's name, after the compiler cache that wraps it if one does (a variable that is set
+    names its own, ``ccache gcc``; meson wraps an unset one in ccache or sccache if installed)."""
+    cache = next((c for c in reversed(COMPILER_CACHES) if shutil.which(c)), "")  # meson's order
+    got: dict[str, list[str]] = {}
+    for var in ("CC", "CXX"):
+        words = [Path(w).name for w in toolchain.compiler(var)]
+        if os.environ.get(var):
+            got[var] = [words[0], words[-1]] if len(words) > 1 and words[0] in COMPILER_CACHES else words[-1:]
+        else:
+            got[var] = [cache, words[-1]] if cache else words[-1:]
+    return got
+
+
+def stale_compilers(build_dir: Path, wanted: dict[str, list[str]]) -> str:
+    """Why ``build_dir`` must be configured afresh for the compilers ``wanted`` (:func:`compilers`),
+    or "" if it need not be.
+
+    Meson fixes a build directory's compilers at its first configure and keeps them on every
+    ``--reconfigure``: a slot configured before ccache was installed never uses it, and one
+    configured with another ``CC``/``CXX`` keeps that compiler. The compilers of the slot's last
+    build are in :data:`COMPILERS_STAMP`; a directory without it (configured by an older lockswap)
+    is judged by what meson recorded. Never configured, or not described: nothing to do.
+    """
+    try:
+        before = json.loads((build_dir / COMPILERS_STAMP).read_text())
+    except (OSError, ValueError):
+        before = None
+    if before is not None:
+        return "" if before == wanted else f"it was built with {_words(before)}, and now {_words(wanted)}"
+    try:
+        host = json.loads((build_dir / "meson-info" / "intro-compilers.json").read_text())["host"]
+        meson = {var: [Path(str(w)).name for w in host[lang]["exelist"]]
+                 for var, lang in (("CC", "c"), ("CXX", "cpp"))}
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    had = {var: [w for w in words if w in COMPILER_CACHES][:1] + words[-1:] for var, words in meson.items()}
+    return "" if had == wanted else f"it was configured with {_words(had)}, and now {_words(wanted)}"
+
+
+def _words(compilers_: dict[str, list[str]]) -> str:
+    return ", ".join(f"{var} {' '.join(words)}" for var, words in compilers_.items())
+
+
 def _slot(name: str) -> Path:
     """The build slot ``name`` of this recipe; slots of other recipes of that name are deleted."""
     root = paths.cache_dir("build")
@@ -161,6 +212,11 @@ def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Pat
     with locks.build_slot(slot) as held:
         if held.wiped:
             log.info(f"build directory {slot / 'build'} wiped: everything recompiles (ccache helps)")
+        wanted = compilers()
+        if not held.wiped and sys.platform != "win32" and (why := stale_compilers(slot / "build", wanted)):
+            shutil.rmtree(slot / "build", ignore_errors=True)
+            log.info(f"build directory {slot / 'build'} wiped, {why}: meson keeps a build directory's "
+                     "first compilers, so everything recompiles once with the current ones")
         with log.step(f"build environment ({', '.join(reqs)})"):
             venvs.ensure(interp, benv, reqs, log_file=logf)
         with log.step(f"sync {patched.variant} tree into build slot {slot}"):
@@ -179,6 +235,7 @@ def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Pat
                 log_file=logf, env=env, pass_fds=held.pass_fds, on_start=held.record_group,
                 hint="read the log; a compile error in a patched file means the patch is wrong",
             )
+        paths.atomic_write_text(slot / "build" / COMPILERS_STAMP, json.dumps(wanted))
     built = list(out_dir.glob("numpy-*.whl"))
     if len(built) != 1:
         raise BuildError(f"expected one wheel in {out_dir}, found {built}", "see the log")
