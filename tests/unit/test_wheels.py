@@ -88,7 +88,7 @@ def test_the_compilers_of_the_last_build_decide_once_recorded(tmp_path):
     from lockswap.build import wheel as build
 
     configured(tmp_path, ["cc"], ["c++"])
-    (tmp_path / build.COMPILERS_STAMP).write_text(json.dumps(CCACHED))
+    build.record_compilers(tmp_path, CCACHED)
     assert build.stale_compilers(tmp_path, CCACHED) == ""
     plain = {"CC": ["cc"], "CXX": ["c++"]}
     assert build.stale_compilers(tmp_path, plain) == (

@@ -188,6 +188,11 @@ def stale_compilers(build_dir: Path, wanted: dict[str, list[str]]) -> str:
     return "" if had == wanted else f"it was configured with {_words(had)}, and now {_words(wanted)}"
 
 
+def record_compilers(build_dir: Path, used: dict[str, list[str]]) -> None:
+    """Write what :func:`stale_compilers` reads: the compilers a finished build of ``build_dir`` used."""
+    paths.atomic_write_text(build_dir / COMPILERS_STAMP, json.dumps(used))
+
+
 def _words(compilers_: dict[str, list[str]]) -> str:
     return ", ".join(f"{var} {' '.join(words)}" for var, words in compilers_.items())
 
@@ -235,7 +240,7 @@ def _compile(patched: PatchedTree, interp: Interpreter, out_dir: Path, logf: Pat
                 log_file=logf, env=env, pass_fds=held.pass_fds, on_start=held.record_group,
                 hint="read the log; a compile error in a patched file means the patch is wrong",
             )
-        paths.atomic_write_text(slot / "build" / COMPILERS_STAMP, json.dumps(wanted))
+        record_compilers(slot / "build", wanted)
     built = list(out_dir.glob("numpy-*.whl"))
     if len(built) != 1:
         raise BuildError(f"expected one wheel in {out_dir}, found {built}", "see the log")
