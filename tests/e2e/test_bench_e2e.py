@@ -62,7 +62,6 @@ def test_quick_bench_and_report(tmp_path, monkeypatch):
 OTHER = "2.3.5"
 OTHER_TABLE = f"""[numpy."{OTHER}"]
 sdist_sha256 = "784db1dcdab56bf0517743e746dfb0f885fc68d948aba86eeec2cba234bdf1c0"
-lock = "std::shared_mutex per ufunc, detached while waiting (PRs 27896, 28577)"
 pythons = ["3.13t"]
 """
 
