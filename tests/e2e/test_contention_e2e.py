@@ -34,9 +34,12 @@ def test_contention_finds_the_add_ufunc_on_lockfree(tmp_path, monkeypatch, capsy
     arms = {a["label"] for a in doc["arms"].values()}
     assert "add" in arms and "unmodified" in arms
     assert len(doc["runs"]) >= 2 * 2  # unmodified + at least one counterfactual, 2 processes each
+    assert doc["arms"]["layout"]["spacers"] == 1 and doc["arms"]["layout"]["locators"] == []
+    assert {r["arm"] for r in doc["runs"]} >= {"none", "layout"}
+    assert all(r["spread"] >= 1.0 for r in doc["runs"]), doc["runs"]  # each worker's own time, t2 run
     assert doc["failures"] == [], doc["failures"]
     assert {r["label"] for r in doc["ranking"]} >= {"add"}
-    singles = [r for r in doc["ranking"] if r["arm"] != "all"]
+    singles = [r for r in doc["ranking"] if r["arm"] not in ("all", "layout")]  # objects only
     if len(singles) >= 2:  # every candidate also has its cost at the ceiling (all vs all but it)
         assert all(r["ceiling"] and r["ceiling"]["n_without"] >= 2 for r in singles), singles
 
@@ -46,6 +49,7 @@ def test_contention_finds_the_add_ufunc_on_lockfree(tmp_path, monkeypatch, capsy
     ufunc = "<ufunc 'add'>"
     row = f"| {escape('add')} {escape(ufunc)} | ufunc |"  # the file's strings, escaped for Markdown
     assert row in table and "Holm" in table and "at the ceiling" in table
+    assert "Slowest over fastest worker in the t2 run" in table and "interpreter state apart" in table
     if doc["ranking"] and (out.with_suffix(".png")).exists():
         assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -197,18 +197,23 @@ CANDIDATES = [
 
 def test_make_arms_leaves_out_refused_and_excess_candidates():
     arms, left = runner.make_arms(CANDIDATES, limit=5)
-    assert [a.name for a in arms] == ["none", "c1", "c2", "all"]  # two: "all but one" = the other's arm
-    assert arms[-1].locators == ["add", "cap"]
+    # two: "all but one" = the other's arm; the thread-layout arm last
+    assert [a.name for a in arms] == ["none", "c1", "c2", "all", "layout"]
+    assert arms[3].locators == ["add", "cap"]
+    assert arms[-1].locators == [] and arms[-1].spacers == 1 and all(a.spacers == 0 for a in arms[:-1])
     assert left[0]["locator"] == "gone" and "already immortal" in left[0]["why"]
-    arms, left = runner.make_arms(CANDIDATES, limit=1)
+    arms, left = runner.make_arms(CANDIDATES, limit=1, layout=False)
     assert [a.name for a in arms] == ["none", "c1"]  # no ceiling for a single candidate
     assert [c["locator"] for c in left] == ["cap", "gone"]
+    arms, _ = runner.make_arms([], limit=5)  # nothing written: still the layout counterfactual
+    assert [a.name for a in arms] == ["none", "layout"]
 
 
 def _ok(t1: float, t2: float) -> runner.Outcome:
     return runner.Outcome([{"event": "immortalized", "objects": [], "skipped": []},
-                           {"event": "cell", "workers": 1, "seconds": t1},
-                           {"event": "cell", "workers": 2, "seconds": t2}, {"event": "env"}], 0, "")
+                           {"event": "cell", "workers": 1, "seconds": t1, "per_worker": [t1]},
+                           {"event": "cell", "workers": 2, "seconds": t2, "per_worker": [t2, t2 * 0.8]},
+                           {"event": "env"}], 0, "")
 
 
 def test_measure_records_a_crash_for_its_arm_only(monkeypatch):
@@ -223,14 +228,36 @@ def test_measure_records_a_crash_for_its_arm_only(monkeypatch):
                                   runner.REFUSED_EXIT, "")
         return _ok(1.0, 1.1)
 
-    monkeypatch.setattr(runner, "run_probe", fake)
+    specs = []
+    monkeypatch.setattr(runner, "run_probe", lambda python, spec, timeout: specs.append(spec) or fake(
+        python, spec, timeout))
     runs, failures = runner.measure("py", kernel, arms, iterations=10, workers=2, repeats=4, timeout=5)
     assert {f["arm"] for f in failures} == {"c1"} and len(failures) == runner.MAX_CRASHES
     assert "Segmentation fault" in failures[0]["stderr_tail"]
     by_arm = analysis.per_process(runs)
-    assert set(by_arm) == {"none", "all"} and len(by_arm["none"]) == 4
+    assert set(by_arm) == {"none", "all", "layout"} and len(by_arm["none"]) == 4
     assert by_arm["none"][0]["ratio"] == pytest.approx(1.0 / 1.1)
+    assert by_arm["none"][0]["spread"] == pytest.approx(1.25)  # slowest / fastest worker of the t2 run
+    assert {s["spacers"] for s in specs if not s["immortalize"]} == {0, 1}  # unmodified and layout
     assert arms[2].refused == "cap: no way"
+
+
+def test_run_threads_starts_idle_threads_between_workers_and_stops_them():
+    from lockswap.bench import worker
+
+    before = threading.active_count()
+    # the last worker's setup runs once every thread is started and none has passed the barrier; a
+    # thread is listed by threading.enumerate() from before its start() returns, so in start order
+    setup = "import threading as _t\nif worker == 2: _t.lockswap_order = [x.name for x in _t.enumerate()]"
+    cell = {"setup": setup, "size": 1, "workers": 3, "iterations": 5, "warmup": False, "kernel": "pass",
+            "spacers": 1}
+    assert len(worker.run_threads(cell)) == 3
+    order = [name for name in threading.lockswap_order if name.endswith(("(target)", "(wait)"))]
+    assert [n.rsplit("(", 1)[1] for n in order] == ["target)", "wait)", "target)", "wait)", "target)"]
+    assert threading.active_count() == before  # the idle threads ended with the cell
+    worker.run_threads({**cell, "spacers": 0})
+    assert [n for n in threading.lockswap_order if n.endswith("(wait)")] == []
+    del threading.lockswap_order
 
 
 # --- input and output -------------------------------------------------------------------------------
@@ -331,6 +358,35 @@ def test_the_report_says_how_much_scaling_is_unexplained():
     doc["ranking"] = [{"arm": "c1", "with": 0.81}, {"arm": "all", "with": 0.98}]
     assert "0.980 with every measured candidate immortal" in render.unexplained(doc)
     assert "2.0% of linear" in render.unexplained(doc)
+
+
+def test_the_layout_arm_is_named_when_it_explains_the_rest():
+    arms = {"none": {"label": "unmodified", "locators": []},
+            "layout": {"label": "threads' interpreter state apart", "type": "thread layout", "locators": []}}
+    rows = analysis.rank(_runs({"none": 0.81, "layout": 0.98}), arms)
+    assert [r.arm for r in rows] == ["layout"] and rows[0].significant
+    doc = {"plan": {"workers": 2}, "ranking": [r.to_json() for r in rows],
+           "unmodified": {"median": 0.81, "ci": [0.80, 0.82], "n": 12}}
+    text = render.unexplained(doc)
+    assert "0.810 unmodified" in text and "19.0% of linear scaling" in text  # no object: as before
+    got = rows[0].with_
+    assert "**Keeping the workers' interpreter state apart**" in text and f"t1/t2 {got:.3f}" in text
+    assert f"leaves {1 - got:.1%} unexplained" in text and "QSBR" in text
+    same = analysis.rank(_runs({"none": 0.81, "layout": 0.81}), arms)
+    assert "not significant, so the thread layout is not what is missing" in render.unexplained(
+        {**doc, "ranking": [r.to_json() for r in same]})
+
+
+def test_render_shows_the_workers_spread_per_arm():
+    doc = _doc()
+    assert render.spread_line(doc) == ""  # schema 3 files have no per-worker times
+    doc["arms"] = {"none": {"label": "unmodified"}, "layout": {"label": "x"}}
+    doc["runs"] = [{"arm": "none", "spread": s} for s in (1.2, 1.3, 1.25)] + \
+                  [{"arm": "layout", "spread": 1.01}, {"arm": "layout", "spread": None}]
+    line = render.spread_line(doc)
+    assert line.startswith("Slowest over fastest worker in the t2 run")
+    assert "unmodified 1.25; interpreter state apart 1.01." in line
+    assert line in render.markdown(doc)
 
 
 # --- ContextVars: per-context state that C code reads on every call -------------------------------

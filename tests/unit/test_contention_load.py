@@ -32,7 +32,7 @@ def test_load_is_read_before_discovery_and_after_the_last_process(tmp_path, monk
     out = tmp_path / "c.json"
     assert cli.main(["contention", "--workload", "sin", "--repeats", "3", "--output", str(out)]) == 0
     doc = render.load(out)
-    assert doc["schema_version"] == render.VERSION == 3
+    assert doc["schema_version"] == render.VERSION == 4
     assert doc["machine"]["loadavg_at_start"][0] == 0.4 and doc["machine"]["loadavg_at_end"] == 1.7
     assert "1-minute load 0.40 at the start of the measurement, 1.70 at its end." in render.markdown(doc)
 

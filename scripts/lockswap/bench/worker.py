@@ -8,7 +8,8 @@ after its ``error`` line (the pool is unusable; the runner goes on in a fresh pr
 
 Spec: ``{"mode": "measure" | "calibrate" | "probe", "target_seconds": float, "timeout": float | null,
 "cells": [{"id", "setup", "kernel", "size", "mode": "threads" | "processes", "workers",
-"iterations", "warmup"}]}``. ``probe`` only reports the environment.
+"iterations", "warmup"}]}`` (threads cells may add ``"spacers"``: see :func:`run_threads`). ``probe``
+only reports the environment.
 
 faulthandler is on (a crash prints every thread's stack on stderr) and, with a ``timeout``, each
 cell arms ``faulthandler.dump_traceback_later``: a cell that hangs dumps its stacks to stderr before
@@ -105,10 +106,16 @@ def _one(cell, worker, barrier):
 
 
 def run_threads(cell):
+    """Run a threads cell; ``cell.get("spacers", 0)`` idle threads are started between consecutive
+    workers (and stopped after them), so that what the interpreter allocates per thread when a thread
+    starts (CPython 3.13t: its QSBR slot, 64 bytes after the previous thread's) is not next to the
+    previous worker's. The contention finder's thread-layout arm uses it; the bench never does."""
     n = cell["workers"]
     barrier = threading.Barrier(n)
     spans = [None] * n
     errors = []
+    idle = threading.Event()
+    spacers = []
 
     def target(i):
         try:
@@ -119,10 +126,19 @@ def run_threads(cell):
             barrier.abort()
 
     threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    try:
+        for i, t in enumerate(threads):
+            t.start()
+            if i < n - 1:
+                for _ in range(cell.get("spacers", 0)):
+                    spacers.append(threading.Thread(target=idle.wait))
+                    spacers[-1].start()
+        for t in threads:
+            t.join()
+    finally:
+        idle.set()
+        for s in spacers:
+            s.join()
     if errors:  # the real error, not the BrokenBarrierError it caused in the other threads
         _, error, tb = min(errors, key=lambda e: e[0])
         raise CellError(error, tb)

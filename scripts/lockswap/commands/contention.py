@@ -3,7 +3,8 @@
 1. build (or reuse) the variant's wheel and its bench venv;
 2. discovery: one probe process finds the objects whose shared refcount a kernel call changes;
 3. counterfactuals: fresh processes with one candidate (or all of them) made immortal before any
-   thread starts, interleaved with unmodified ones, t1/tN per process;
+   thread starts, or with the workers' per-thread interpreter state kept apart (the layout arm),
+   interleaved with unmodified ones, t1/tN per process;
 4. a ranked table (printed), results/contention-*.json and a bar chart of the gains.
 """
 
@@ -47,6 +48,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-sweep", action="store_true",
                    help="skip the second discovery pass over every GC-tracked object (faster, may miss some)")
     p.add_argument("--workers", type=int, help="N of t1/tN (default: usable cores)")
+    p.add_argument("--no-layout", action="store_true",
+                   help="skip the thread-layout arm (the kernel with an idle thread started between "
+                        "workers, so their per-thread interpreter state is not adjacent)")
     p.add_argument("--use-python", metavar="PYTHON",
                    help="measure this existing environment's Python instead of building (development aid)")
     p.add_argument("--output", help="results file (default: results/contention-<date>-<host>-...json)")
@@ -173,12 +177,13 @@ def run(args: argparse.Namespace) -> int:
         note = f"  [cannot be made immortal: {c['immortal_refused']}]" if c["immortal_refused"] else ""
         log.info(f"  {c['busy']:>6} of {c['samples']} samples  {c['locator']}  ({c['type']}) "
                  f"{c['repr']}{note}")
-    arms, left_out = runner.make_arms(candidates, args.max_candidates)
+    arms, left_out = runner.make_arms(candidates, args.max_candidates, layout=not args.no_layout)
     for c in left_out:
         log.info(f"  not measured: {c['locator']}: {c['why']}")
-    if len(arms) == 1:
+    if not any(a.locators for a in arms):
         log.info("no candidate to measure: no object that can be made immortal had its shared refcount "
-                 "written by the kernel; measuring the unmodified scaling only")
+                 "written by the kernel; measuring the unmodified scaling"
+                 + ("" if args.no_layout else " and the thread-layout arm") + " only")
     total = len(arms) * args.repeats
     done = [0]
 
@@ -207,8 +212,9 @@ def run(args: argparse.Namespace) -> int:
         "discovery": {k: found.get(k) for k in (
             "examined", "already_immortal", "immortal_at_thread_start", "immortal_at_thread_start_roots",
             "samples", "swept", "candidates", "roots", "contextvars_ambiguous")},
-        "arms": {a.name: {**a.info, "locators": a.locators, "immortalized": a.immortalized,
-                          "skipped": a.skipped, "refused": a.refused, "crashes": a.crashes} for a in arms},
+        "arms": {a.name: {**a.info, "locators": a.locators, "spacers": a.spacers,
+                          "immortalized": a.immortalized, "skipped": a.skipped, "refused": a.refused,
+                          "crashes": a.crashes} for a in arms},
         "runs": runs,
         "failures": failures,
         "refused": [{"arm": a.name, "label": a.info["label"], "reason": a.refused}

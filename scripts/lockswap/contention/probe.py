@@ -19,7 +19,9 @@ candidates with ``candidates.py`` beside it.
 ``mode: "measure"``: make the objects named by ``immortalize`` (locator expressions) immortal
 while this is the only thread (3.13t: through the object header, as the 2.1.3 ``immortal`` patch's
 ``npy_set_immortal`` does; 3.14t+: ``PyUnstable_SetImmortal`` where the C API has it), then time
-the kernel with 1 and with N threads. An object that cannot be made immortal is refused (exit 3).
+the kernel with 1 and with N threads (each worker's own time too). An object that cannot be made
+immortal is refused (exit 3). With ``spacers``, that many idle threads start between consecutive
+workers (the thread-layout arm: see ``worker.run_threads``).
 """
 
 from __future__ import annotations
@@ -328,10 +330,11 @@ def measure(spec, worker):
     emit({"event": "immortalized", "objects": done, "skipped": skipped})
     for workers in spec["workers"]:
         cell = {"setup": spec["setup"], "kernel": spec["kernel"], "size": spec["size"], "workers": workers,
-                "iterations": spec["iterations"], "warmup": True}
+                "iterations": spec["iterations"], "warmup": True, "spacers": spec.get("spacers", 0)}
         spans = worker.run_threads(cell)
         start = min(s[0] for s in spans)
-        emit({"event": "cell", "workers": workers, "seconds": max(s[1] for s in spans) - start})
+        emit({"event": "cell", "workers": workers, "seconds": max(s[1] for s in spans) - start,
+              "per_worker": [s[1] - s[0] for s in spans]})
 
 
 def main():

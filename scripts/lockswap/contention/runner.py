@@ -2,7 +2,8 @@
 
 Every probe run is its own process (the unit of replication, as in the bench). Arms ("none" =
 unmodified, one per candidate, "all" = every candidate at once and, with three or more
-candidates, "all but X" for each) take turns in an order shuffled per repeat. A process that
+candidates, "all but X" for each, and "layout": nothing immortal, an idle thread started between
+consecutive workers) take turns in an order shuffled per repeat. A process that
 crashes or times out is recorded for its arm only; an arm that crashes twice is dropped; a
 candidate the probe refuses to make immortal is reported and dropped, and the other arms go on.
 """
@@ -100,10 +101,23 @@ class Arm:
     refused: str | None = None
     immortalized: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
+    spacers: int = 0  # idle threads started between consecutive workers (the layout arm)
 
 
-def make_arms(candidates: Sequence[dict[str, Any]], limit: int) -> tuple[list[Arm], list[dict[str, Any]]]:
-    """One arm per immortalisable candidate (at most ``limit``, most-written first), plus none and all.
+def layout_arm() -> Arm:
+    """The counterfactual that is not an object: the same kernel with the workers' per-thread interpreter
+    state kept apart (one idle thread started between consecutive workers). On CPython 3.13t each
+    thread's QSBR slot sits 64 bytes after the previous thread's, in an array that need not be
+    cache-line aligned; neighbouring slots of two running threads cost the upper one up to a fifth of
+    its speed on an Intel Xeon VM (docs/measurements.md). A NumPy patch cannot move them."""
+    return Arm(analysis.LAYOUT, [], {"label": "threads' interpreter state apart (idle thread between "
+                                              "workers)", "type": "thread layout", "repr": ""}, spacers=1)
+
+
+def make_arms(candidates: Sequence[dict[str, Any]], limit: int, layout: bool = True
+              ) -> tuple[list[Arm], list[dict[str, Any]]]:
+    """One arm per immortalisable candidate (at most ``limit``, most-written first), plus none and all,
+    and (``layout``) the thread-layout arm.
 
     Returns the arms and the candidates left out, each with the reason.
     """
@@ -128,6 +142,8 @@ def make_arms(candidates: Sequence[dict[str, Any]], limit: int) -> tuple[list[Ar
             arms.append(Arm(f"{analysis.ALL_BUT}c{i}", [o["locator"] for o in chosen if o is not c],
                             {"label": f"everything but {c['locator']}", "type": "",
                              "repr": f"{len(chosen) - 1} objects"}))
+    if layout:
+        arms.append(layout_arm())
     return arms, left_out
 
 
@@ -146,7 +162,7 @@ def measure(python: Path, kernel: Kernel, arms: list[Arm], *, iterations: int, w
                 continue
             spec = {"mode": "measure", "setup": kernel.setup, "kernel": kernel.kernel, "size": kernel.size,
                     "iterations": iterations, "workers": counts, "immortalize": arm.locators,
-                    "skip_refused": analysis.is_set_arm(arm.name)}
+                    "skip_refused": analysis.is_set_arm(arm.name), "spacers": arm.spacers}
             out = run_probe(python, spec, timeout)
             on_done()
             refused = out.first("refused")
@@ -155,6 +171,8 @@ def measure(python: Path, kernel: Kernel, arms: list[Arm], *, iterations: int, w
                 log.warn(f"contention: {arm.info['label']} cannot be made immortal: {refused['reason']}")
                 continue
             cells = {e["workers"]: e["seconds"] for e in out.events if e.get("event") == "cell"}
+            each = next((e.get("per_worker") for e in out.events
+                         if e.get("event") == "cell" and e["workers"] == workers), None)
             if out.returncode != 0 or set(cells) != {1, workers}:
                 arm.crashes += 1
                 kind = "timeout" if out.returncode is None else "crash"
@@ -168,7 +186,8 @@ def measure(python: Path, kernel: Kernel, arms: list[Arm], *, iterations: int, w
                 arm.immortalized, arm.skipped = done.get("objects", []), done.get("skipped", [])
             t1, tn = cells[1], cells[workers]
             runs.append({"arm": arm.name, "repeat": repeat, "t1": t1, "tN": tn, "ratio": t1 / tn,
-                         "t1_ns": t1 / iterations * 1e9, "order": counts})
+                         "t1_ns": t1 / iterations * 1e9, "order": counts,
+                         "spread": max(each) / min(each) if each and min(each) > 0 else None})
     return runs, failures
 
 
