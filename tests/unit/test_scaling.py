@@ -87,6 +87,31 @@ def test_table_is_long_format_verdict_first_and_compares_with_the_same_numpys_ba
     assert rows[1][0] == "oversubscribed"  # 4 workers on 2 CPUs
 
 
+def test_a_table_whose_workers_took_unequal_times_says_so_under_it(tmp_path):
+    path = _doc_with_other_numpy(tmp_path)
+    doc = json.loads(path.read_text())
+    for m in doc["measurements"]:
+        if m["target"] == "baseline@2.2.6" and m["workers"] == 2:  # the first worker 20 % slower
+            m["spans"] = [[0.0, m["seconds"]], [0.0, m["seconds"] / 1.2]]
+    path.write_text(json.dumps(doc))
+    _, lines = _table(_pool(path))
+    assert lines[-1].startswith("Workers unequal (slowest over fastest worker")
+    assert "baseline@2.2.6 N=2: 1.20" in lines[-1] and "thread-layout arm" in lines[-1]
+    assert "2.1.3" not in lines[-1]  # the golden run's cells recorded no spans
+    for m in doc["measurements"]:
+        if "spans" in m:
+            m["spans"] = [[0.0, m["seconds"]], [0.001, m["seconds"] * 1.05]]  # within 10 %: no note
+    path.write_text(json.dumps(doc))
+    assert not any(line.startswith("Workers unequal") for line in _table(_pool(path))[1])
+
+
+def test_spread_of_a_measurement_needs_two_workers_and_sane_spans():
+    assert results._spread([[0.0, 2.0], [0.5, 2.0]]) == pytest.approx(2.0 / 1.5)
+    assert results._spread([[0.0, 1.0]]) is None  # one worker
+    assert results._spread(None) is None and results._spread([[1.0, 1.0], [0.0, 1.0]]) is None
+    assert results._spread([["x", 1.0], [0.0, 1.0]]) is None
+
+
 def test_only_the_headline_cell_is_holm_adjusted_the_rest_is_exploratory(tmp_path):
     pool = _pool(_doc_with_other_numpy(tmp_path))
     family, lines = _table(pool, head=scaling.Headline("add", 100, 2))

@@ -37,6 +37,7 @@ class Pool:
     # (run index, repeat) -> (seconds, iterations per worker): pairs cells measured in one process
     processes: dict[Key, dict[tuple[int, int], tuple[float, int]]]
     foreign: dict[Key, list[float]]  # share of the CPUs other processes took, per process (Linux)
+    spreads: dict[Key, list[float]]  # slowest over fastest worker, per process (threads, N > 1)
     runs: tuple[BenchRun, ...]
     groups: dict[str, list[BenchRun]]
     workloads: dict[str, dict[str, Any]]
@@ -99,6 +100,7 @@ def pool(runs: tuple[BenchRun, ...] | list[BenchRun], pooled: bool = False) -> P
     calls: dict[Key, list[float]] = defaultdict(list)
     processes: dict[Key, dict[tuple[int, int], tuple[float, int]]] = defaultdict(dict)
     foreign: dict[Key, list[float]] = defaultdict(list)
+    spreads: dict[Key, list[float]] = defaultdict(list)
     groups: dict[str, list[BenchRun]] = defaultdict(list)
     workloads: dict[str, dict[str, Any]] = {}
     for index, run in enumerate(runs):
@@ -115,5 +117,7 @@ def pool(runs: tuple[BenchRun, ...] | list[BenchRun], pooled: bool = False) -> P
                 calls[key].append(m.calls / m.seconds)
             if m.foreign_cpu is not None:
                 foreign[key].append(m.foreign_cpu)
-    return Pool(dict(samples), dict(calls), dict(processes), dict(foreign), tuple(runs), dict(groups),
-                workloads, pooled)
+            if m.spread is not None:
+                spreads[key].append(m.spread)
+    return Pool(dict(samples), dict(calls), dict(processes), dict(foreign), dict(spreads), tuple(runs),
+                dict(groups), workloads, pooled)

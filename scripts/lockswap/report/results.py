@@ -130,6 +130,7 @@ class Measurement(Cell):
     flops: float
     seconds: float
     foreign_cpu: float | None = None  # share of the CPUs other processes took while the cell ran
+    spread: float | None = None  # slowest worker's time over the fastest one's (N > 1 and spans recorded)
 
     @property
     def mflops(self) -> float:
@@ -214,7 +215,8 @@ class BenchRun:
                    tuple(Measurement(m["target"], m["variant"], m["numpy_version"], m["workload"],
                                      int(m["size"]), m["mode"], int(m["workers"]), int(m["repeat"]),
                                      m.get("iterations"), m.get("calls"), float(m["flops"]),
-                                     float(m["seconds"]), _fraction(m.get("foreign_cpu")))
+                                     float(m["seconds"]), _fraction(m.get("foreign_cpu")),
+                                     _spread(m.get("spans")))
                          for m in doc["measurements"]),
                    tuple(Failure(**{k: f[k] for k in schema.FAILURE_KEYS}) for f in doc["failures"]),
                    bool(doc["complete"]), CiTag.of(doc))
@@ -271,6 +273,17 @@ def short_python(version: Any, free_threaded: Any) -> str:
     """``3.13.15`` + free-threaded -> ``3.13t`` (how test verdicts and CI name a Python)."""
     m = re.match(r"(\d+)\.(\d+)", str(version or ""))
     return f"{m[1]}.{m[2]}{'t' if free_threaded else ''}" if m else "?"
+
+
+def _spread(spans: Any) -> float | None:
+    """Slowest over fastest worker of one measurement, from its ``spans`` ([start, end] per worker)."""
+    try:
+        took = [float(end) - float(start) for start, end in spans]
+    except (TypeError, ValueError):
+        return None
+    if len(took) < 2 or min(took) <= 0:
+        return None
+    return max(took) / min(took)
 
 
 def _fraction(value: Any) -> float | None:

@@ -88,6 +88,7 @@ class Row:
     headline: bool  # the group's verdict cell at its verdict N
     disturbed: Disturbance
     pooled: bool  # the group pools several runs (--pool-runs): exploratory only
+    spread: float | None = None  # median over processes of the slowest worker's time over the fastest's
 
     @property
     def run(self) -> str:
@@ -159,8 +160,32 @@ def rows(pool: Pool, family: stats.Family, group: str, workload: str, size: int,
                 _maybe(family, eff, efficiencies(pool, replace(up, workers=n)), is_up, ("eff", key, up, n),
                        group, eff_family) if up else None,
                 flag(pool, group, n), at_head,
-                check(ns, eff, pool.foreign.get(replace(key, workers=n), []), loaded), pool.pooled))
+                check(ns, eff, pool.foreign.get(replace(key, workers=n), []), loaded), pool.pooled,
+                _median_or_none(pool.spreads.get(replace(key, workers=n), []))))
     return out
+
+
+def _median_or_none(values: list[float]) -> float | None:
+    return stats.median(values) if values else None
+
+
+SPREAD_NOTE = 1.10  # a cell whose workers differ by more than this (median) gets the note under its table
+
+
+def spread_note(group: list[Row]) -> list[str]:
+    """A line under a table whose cells had one worker much slower than another (median over processes):
+    the workers did the same work, so a thread paid for something its neighbour did not (on CPython
+    3.13t, neighbouring per-thread QSBR slots: docs/measurements.md); the contention finder's
+    thread-layout arm measures it."""
+    uneven = [r for r in group if r.spread is not None and r.spread > SPREAD_NOTE]
+    if not uneven:
+        return []
+    cells = "; ".join(f"{esc(r.variant)}@{esc(r.numpy)} N={r.workers}: {r.spread:.2f}" for r in uneven)
+    return ["", f"Workers unequal (slowest over fastest worker, median over processes, above "
+                f"{SPREAD_NOTE:.2f}): {cells}. Each worker did the same work, so one thread paid for "
+                "something the other did not (a line both write slows both alike), such as where its "
+                "interpreter state sits. `nox -s contention` measures that (its thread-layout arm, "
+                "docs/contention.md)."]
 
 
 def all_rows(pool: Pool, family: stats.Family, reference: tuple[str, str] | None = None,
@@ -233,7 +258,7 @@ def table(pool: Pool, family: stats.Family, group: list[Row], reference: tuple[s
         cells += [comparison(family, r.eff_vs_up), comparison(family, r.ns_vs_up)] if has_up else []
         cells += [comparison(family, r.eff_vs_ref), comparison(family, r.ns_vs_ref)] if has_ref else []
         lines.append("| " + " | ".join(cells) + " |")
-    return lines
+    return lines + spread_note(group)
 
 
 def header(family: stats.Family) -> list[str]:
