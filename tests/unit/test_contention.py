@@ -10,6 +10,9 @@ import types
 from pathlib import Path
 
 import pytest
+from contention_fixtures import ARMS
+from contention_fixtures import doc as _doc
+from contention_fixtures import runs as _runs
 
 from lockswap.base.errors import ConfigError
 from lockswap.commands import contention as command
@@ -120,22 +123,6 @@ def test_bootstrap_ci_covers_a_clear_difference_and_zero_for_none():
     assert lo < 0 < hi
 
 
-def _runs(means: dict[str, float], n: int = 12, sd: float = 0.01) -> list[dict]:
-    rng = random.Random(7)
-    return [{"arm": arm, "ratio": m + rng.gauss(0, sd), "t1_ns": 500.0} for arm, m in means.items()
-            for _ in range(n)]
-
-
-ARMS = {
-    "none": {"label": "unmodified"},
-    "c1": {"label": "np._core._multiarray_umath._extobj_contextvar.get()", "type": "PyCapsule",
-           "repr": "<c>"},
-    "c2": {"label": "add", "type": "ufunc", "repr": "<ufunc 'add'>"},
-    "c3": {"label": "np.ndarray", "type": "type", "repr": "<class>"},
-    "all": {"label": "everything at once"},
-}
-
-
 def test_rank_orders_by_gain_with_the_ceiling_last_and_holm_applied():
     rows = analysis.rank(_runs({"none": 0.87, "c1": 0.91, "c2": 0.94, "c3": 0.87, "all": 0.99}), ARMS)
     assert [r.arm for r in rows] == ["c2", "c1", "c3", "all"]
@@ -242,24 +229,6 @@ def test_measure_records_a_crash_for_its_arm_only(monkeypatch):
     assert arms[2].refused == "cap: no way"
 
 
-def test_run_threads_starts_idle_threads_between_workers_and_stops_them():
-    from lockswap.bench import worker
-
-    before = threading.active_count()
-    # the last worker's setup runs once every thread is started and none has passed the barrier; a
-    # thread is listed by threading.enumerate() from before its start() returns, so in start order
-    setup = "import threading as _t\nif worker == 2: _t.lockswap_order = [x.name for x in _t.enumerate()]"
-    cell = {"setup": setup, "size": 1, "workers": 3, "iterations": 5, "warmup": False, "kernel": "pass",
-            "spacers": 1}
-    assert len(worker.run_threads(cell)) == 3
-    order = [name for name in threading.lockswap_order if name.endswith(("(target)", "(wait)"))]
-    assert [n.rsplit("(", 1)[1] for n in order] == ["target)", "wait)", "target)", "wait)", "target)"]
-    assert threading.active_count() == before  # the idle threads ended with the cell
-    worker.run_threads({**cell, "spacers": 0})
-    assert [n for n in threading.lockswap_order if n.endswith("(wait)")] == []
-    del threading.lockswap_order
-
-
 # --- input and output -------------------------------------------------------------------------------
 
 def test_kernel_file_without_kernel_is_one_clear_message(tmp_path):
@@ -272,23 +241,6 @@ def test_kernel_file_without_kernel_is_one_clear_message(tmp_path):
                     'setup = "a = np.ones(n)"\nkernel = "np.add(a, a, out=a)"\n')
     k = command.load_kernel_file(good)
     assert (k.name, k.kernel) == ("npadd", "np.add(a, a, out=a)")
-
-
-def _doc() -> dict:
-    arms = {**ARMS, "c1": {**ARMS["c1"], "locators": ["cap"]}, "c2": {**ARMS["c2"], "locators": ["add"]},
-            "all": {**ARMS["all"], "locators": ["cap", "add"]}}
-    rows = analysis.rank(_runs({"none": 0.87, "c1": 0.91, "c2": 0.94, "all": 0.99}), arms)
-    return {
-        "kind": render.KIND, "schema_version": render.VERSION, "created": "2026-11-30T03:00:00Z",
-        "target": {"label": "lockfree", "numpy_version": "2.1.3"},
-        "workload": {"name": "add", "size": 1},
-        "plan": {"workers": 2, "repeats": 12, "iterations": 1000},
-        "discovery": {"examined": 700, "already_immortal": 90, "samples": 4000, "candidates": [
-            {"locator": "add", "type": "ufunc", "type_module": "numpy", "repr": "<ufunc 'add'>", "busy": 1600,
-             "changes": 12, "samples": 4000, "via": ["kernel name `add`"]}]},
-        "ranking": [r.to_json() for r in rows], "failures": [], "refused": [],
-        "perf_c2c": "not usable on this machine",
-    }
 
 
 def test_render_round_trip_table_and_chart(tmp_path):
@@ -358,35 +310,6 @@ def test_the_report_says_how_much_scaling_is_unexplained():
     doc["ranking"] = [{"arm": "c1", "with": 0.81}, {"arm": "all", "with": 0.98}]
     assert "0.980 with every measured candidate immortal" in render.unexplained(doc)
     assert "2.0% of linear" in render.unexplained(doc)
-
-
-def test_the_layout_arm_is_named_when_it_explains_the_rest():
-    arms = {"none": {"label": "unmodified", "locators": []},
-            "layout": {"label": "threads' interpreter state apart", "type": "thread layout", "locators": []}}
-    rows = analysis.rank(_runs({"none": 0.81, "layout": 0.98}), arms)
-    assert [r.arm for r in rows] == ["layout"] and rows[0].significant
-    doc = {"plan": {"workers": 2}, "ranking": [r.to_json() for r in rows],
-           "unmodified": {"median": 0.81, "ci": [0.80, 0.82], "n": 12}}
-    text = render.unexplained(doc)
-    assert "0.810 unmodified" in text and "19.0% of linear scaling" in text  # no object: as before
-    got = rows[0].with_
-    assert "**Keeping the workers' interpreter state apart**" in text and f"t1/t2 {got:.3f}" in text
-    assert f"leaves {1 - got:.1%} unexplained" in text and "QSBR" in text
-    same = analysis.rank(_runs({"none": 0.81, "layout": 0.81}), arms)
-    assert "not significant, so the thread layout is not what is missing" in render.unexplained(
-        {**doc, "ranking": [r.to_json() for r in same]})
-
-
-def test_render_shows_the_workers_spread_per_arm():
-    doc = _doc()
-    assert render.spread_line(doc) == ""  # schema 3 files have no per-worker times
-    doc["arms"] = {"none": {"label": "unmodified"}, "layout": {"label": "x"}}
-    doc["runs"] = [{"arm": "none", "spread": s} for s in (1.2, 1.3, 1.25)] + \
-                  [{"arm": "layout", "spread": 1.01}, {"arm": "layout", "spread": None}]
-    line = render.spread_line(doc)
-    assert line.startswith("Slowest over fastest worker in the t2 run")
-    assert "unmodified 1.25; interpreter state apart 1.01." in line
-    assert line in render.markdown(doc)
 
 
 # --- ContextVars: per-context state that C code reads on every call -------------------------------

@@ -32,6 +32,15 @@ def median(values: Sequence[float]) -> float:
     return quantile(values, 0.5)
 
 
+def spread(durations: Sequence[float]) -> float | None:
+    """The slowest worker's time over the fastest one's (workers that did the same work): None below two
+    workers or for a time that is not positive. The one rule for the bench report and the contention
+    finder."""
+    if len(durations) < 2 or min(durations) <= 0:
+        return None
+    return max(durations) / min(durations)
+
+
 def _ranks(values: Sequence[float]) -> list[float]:
     """Ranks starting at 1, ties given their average rank."""
     order = sorted(range(len(values)), key=lambda i: values[i])

@@ -26,6 +26,9 @@ NONE = "none"  # the unmodified arm
 ALL = "all"  # every candidate immortal at once: the ceiling
 ALL_BUT = "all-but-"  # prefix: every candidate but one immortal
 LAYOUT = "layout"  # nothing immortal, the workers' per-thread interpreter state kept apart
+
+
+
 def bootstrap_diff_ci(with_: Sequence[float], without: Sequence[float]) -> tuple[float, float]:
     """Percentile bootstrap 95% CI of median(with_) - median(without), resampling each arm
     (:func:`lockswap.base.stats.bootstrap_diff`: the report's seed and resample count)."""

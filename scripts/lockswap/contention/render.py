@@ -13,6 +13,7 @@ from typing import Any
 from ..base import jsonfile, paths, stats
 from ..base.errors import ConfigError
 from ..base.mdtext import escape as esc
+from .analysis import LAYOUT
 
 KIND = "lockswap-contention"
 VERSION = 4  # 2: each ranking row has "ceiling" (its cost with everything else immortal); 3: machine
@@ -143,9 +144,6 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-LAYOUT = "layout"  # analysis.LAYOUT (render reads only the JSON)
-
-
 def unexplained(doc: dict[str, Any]) -> str:
     """How much of linear scaling the measured objects leave unexplained: 1 - t1/tN with every
     candidate immortal (or, with no candidate, 1 - t1/tN unmodified), and what keeping the workers'
@@ -198,7 +196,6 @@ def spread_line(doc: dict[str, Any]) -> str:
         by.items(), key=lambda kv: (kv[0] != "none", kv[0]))]
     return (f"Slowest over fastest worker in the t{doc['plan']['workers']} run (median over processes): "
             + "; ".join(parts) + ".")
-
 
 
 def _short_label(row: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..base import log, proc
+from ..base import log, proc, stats
 from ..base.errors import CommandError, ConfigError, LockswapError
 from ..bench import process as bench_process
 from . import analysis
@@ -187,7 +187,7 @@ def measure(python: Path, kernel: Kernel, arms: list[Arm], *, iterations: int, w
             t1, tn = cells[1], cells[workers]
             runs.append({"arm": arm.name, "repeat": repeat, "t1": t1, "tN": tn, "ratio": t1 / tn,
                          "t1_ns": t1 / iterations * 1e9, "order": counts,
-                         "spread": max(each) / min(each) if each and min(each) > 0 else None})
+                         "spread": stats.spread(each) if each else None})
     return runs, failures
 
 

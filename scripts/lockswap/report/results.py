@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..base import jsonfile, log, manifest
+from ..base import jsonfile, log, manifest, stats
 from ..base.errors import ConfigError
 from ..bench import schema
 from ..interpreter import sanitizer
@@ -281,9 +281,7 @@ def _spread(spans: Any) -> float | None:
         took = [float(end) - float(start) for start, end in spans]
     except (TypeError, ValueError):
         return None
-    if len(took) < 2 or min(took) <= 0:
-        return None
-    return max(took) / min(took)
+    return stats.spread(took)
 
 
 def _fraction(value: Any) -> float | None:
